@@ -1,0 +1,48 @@
+"""The domain error hierarchy. Services raise these; the API layer renders them.
+
+Each error carries a stable snake_case `code` and the HTTP status the API answers with,
+so services stay free of any web framework.
+"""
+
+
+class BackpackError(Exception):
+    code = "error"
+    status = 400
+    default_message = "The request could not be completed."
+
+    def __init__(self, message: str | None = None, **details):
+        self.message = message or self.default_message
+        self.details = details
+        super().__init__(self.message)
+
+
+class InvalidInput(BackpackError):
+    code = "invalid_input"
+    status = 400
+    default_message = "The input is not valid."
+
+
+class NotFound(BackpackError):
+    code = "not_found"
+    status = 404
+    default_message = "Not found."
+
+
+class Forbidden(BackpackError):
+    code = "forbidden"
+    status = 403
+    default_message = "You may not do this."
+
+
+class Conflict(BackpackError):
+    """A business rule refuses the request in the current state."""
+
+    code = "conflict"
+    status = 409
+    default_message = "The request conflicts with the current state."
+
+
+class TooManyRequests(BackpackError):
+    code = "too_many_requests"
+    status = 429
+    default_message = "Too many requests; try again later."

@@ -1,0 +1,5 @@
+from django.apps import AppConfig
+
+
+class LegacyInventoryConfig(AppConfig):
+    name = "legacy_inventory"
