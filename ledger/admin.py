@@ -1,0 +1,60 @@
+from django.contrib import admin
+
+from backpack_site.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
+from ledger.models import Account, AssetType, Balance, Hold, JournalEntry, JournalLeg
+
+
+@admin.register(AssetType)
+class AssetTypeAdmin(admin.ModelAdmin):
+    list_display = ("asset_code", "name", "icon", "category", "is_tradable", "display_order", "legacy_names")
+    list_filter = ("category", "is_tradable")
+    search_fields = ("asset_code", "name")
+
+    def get_readonly_fields(self, request, obj=None):
+        # The code is referenced by every balance and leg: it is fixed once created.
+        return ("asset_code",) if obj else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Account)
+class AccountAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "kind", "user", "system_code", "created_at")
+    list_filter = ("kind",)
+    search_fields = ("user__username", "user__email", "system_code")
+    list_select_related = ("user",)
+
+
+@admin.register(Balance)
+class BalanceAdmin(ReadOnlyModelAdmin):
+    list_display = ("account", "asset", "available_amount", "frozen_amount", "updated_at")
+    list_filter = ("asset", "account__kind")
+    search_fields = ("account__user__username", "account__user__email", "account__system_code")
+    list_select_related = ("account__user",)
+
+
+class JournalLegInline(ReadOnlyTabularInline):
+    model = JournalLeg
+    fields = ("account", "asset", "delta_available", "delta_frozen", "available_after", "frozen_after", "meta")
+
+
+@admin.register(JournalEntry)
+class JournalEntryAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "business_type", "business_id", "created_at")
+    list_filter = ("business_type", "legs__asset")
+    search_fields = ("business_id", "legs__account__user__username", "legs__account__user__email")
+    inlines = [JournalLegInline]
+    date_hierarchy = "created_at"
+
+    def get_search_results(self, request, queryset, search_term):
+        queryset, _ = super().get_search_results(request, queryset, search_term)
+        return queryset.distinct(), False
+
+
+@admin.register(Hold)
+class HoldAdmin(ReadOnlyModelAdmin):
+    list_display = ("id", "account", "asset", "amount", "remaining", "status", "entry", "created_at")
+    list_filter = ("status", "asset")
+    search_fields = ("account__user__username", "account__user__email", "entry__business_id")
+    list_select_related = ("account__user", "entry")

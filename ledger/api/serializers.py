@@ -1,0 +1,55 @@
+from django.contrib.auth import get_user_model
+from rest_framework import serializers
+
+from backpack_site.api import AmountField, BusinessKeySerializer
+
+
+class BalanceOutputSerializer(serializers.Serializer):
+    asset_code = serializers.CharField()
+    name = serializers.CharField()
+    icon = serializers.CharField()
+    type = serializers.CharField()
+    available_amount = serializers.IntegerField()
+    frozen_amount = serializers.IntegerField()
+    total_amount = serializers.IntegerField()
+
+
+class AssetsOutputSerializer(serializers.Serializer):
+    assets = BalanceOutputSerializer(many=True)
+
+
+class LegOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    entry_id = serializers.IntegerField()
+    business_type = serializers.CharField(source="entry.business_type")
+    business_id = serializers.CharField(source="entry.business_id")
+    asset_code = serializers.CharField(source="asset_id")
+    delta_available = serializers.IntegerField()
+    delta_frozen = serializers.IntegerField()
+    available_after = serializers.IntegerField()
+    frozen_after = serializers.IntegerField()
+    meta = serializers.JSONField()
+    created_at = serializers.DateTimeField()
+
+
+class TransactionFilterSerializer(serializers.Serializer):
+    asset_code = serializers.CharField(required=False, max_length=32)
+
+
+class AssetGrantInputSerializer(BusinessKeySerializer):
+    user_id = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
+    asset_code = serializers.CharField(max_length=32)
+    amount = AmountField()
+    meta = serializers.DictField(required=False, default=dict)
+
+
+class AssetGrantOutputSerializer(serializers.Serializer):
+    entry_id = serializers.IntegerField()
+    business_type = serializers.CharField()
+    business_id = serializers.CharField()
+    user_id = serializers.IntegerField()
+    asset_code = serializers.CharField()
+    amount = serializers.IntegerField()
+    available_after = serializers.IntegerField()
+    meta = serializers.JSONField()
+    created_at = serializers.DateTimeField()

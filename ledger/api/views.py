@@ -1,0 +1,65 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backpack_site.permissions import staff_or_permission
+from ledger import selectors, services
+from ledger.api.serializers import (
+    AssetGrantInputSerializer,
+    AssetGrantOutputSerializer,
+    AssetsOutputSerializer,
+    LegOutputSerializer,
+    TransactionFilterSerializer,
+)
+
+
+class AssetsView(APIView):
+    @extend_schema(responses=AssetsOutputSerializer)
+    def get(self, request):
+        balances = selectors.balances_for_user(user_id=request.user.pk)
+        return Response(AssetsOutputSerializer({"assets": balances}).data)
+
+
+@extend_schema(parameters=[OpenApiParameter("asset_code", str)])
+class AssetTransactionsView(ListAPIView):
+    serializer_class = LegOutputSerializer
+
+    def get_queryset(self):
+        filters = TransactionFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.legs_for_user(user_id=self.request.user.pk, **filters.validated_data)
+
+
+class AssetGrantView(APIView):
+    permission_classes = [staff_or_permission("ledger.grant_assets")]
+
+    @extend_schema(request=AssetGrantInputSerializer, responses={201: AssetGrantOutputSerializer})
+    def post(self, request):
+        data = AssetGrantInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = services.balance_change(
+            user_id=data.validated_data["user_id"].pk,
+            asset_code=data.validated_data["asset_code"],
+            delta=data.validated_data["amount"],
+            business_type=data.validated_data["business_type"],
+            business_id=data.validated_data["business_id"],
+            meta=data.validated_data["meta"],
+        )
+        leg = selectors.entry_user_leg(entry_id=result.entry.pk)
+        body = {
+            "entry_id": leg.entry_id,
+            "business_type": leg.entry.business_type,
+            "business_id": leg.entry.business_id,
+            "user_id": leg.account.user_id,
+            "asset_code": leg.asset_id,
+            "amount": leg.delta_available,
+            "available_after": leg.available_after,
+            "meta": leg.entry.meta,
+            "created_at": leg.entry.created_at,
+        }
+        return Response(
+            AssetGrantOutputSerializer(body).data,
+            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
+        )

@@ -1,0 +1,216 @@
+"""The assets track: accounts, the asset catalog, balances, the journal and holds.
+
+Tables keep the names of the original plan (`accounts`, `account_asset_balances`,
+`asset_transactions`). Amounts are integers in minor units. Every write goes through
+`ledger.services`; the journal is append-only.
+"""
+
+from django.conf import settings
+from django.core.validators import RegexValidator
+from django.db import models
+from django.db.models import F, Q
+
+
+class AccountKind(models.TextChoices):
+    USER = "user", "User"
+    SYSTEM = "system", "System"
+
+
+class SystemAccount(models.TextChoices):
+    """System accounts are counterparties; they alone may go negative."""
+
+    ISSUANCE = "SYSTEM_ISSUANCE", "Issuance"
+    BURN = "SYSTEM_BURN", "Burn"
+    PLATFORM_FEE = "SYSTEM_PLATFORM_FEE", "Platform fee"
+    ADJUSTMENT = "SYSTEM_ADJUSTMENT", "Adjustment"
+    MIGRATION = "SYSTEM_MIGRATION", "Migration"
+
+
+class Account(models.Model):
+    kind = models.CharField(max_length=10, choices=AccountKind.choices)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_account"
+    )
+    system_code = models.CharField(max_length=64, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "accounts"
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(kind=AccountKind.USER, user__isnull=False, system_code__isnull=True)
+                | Q(kind=AccountKind.SYSTEM, user__isnull=True, system_code__isnull=False),
+                name="account_is_user_xor_system",
+            ),
+        ]
+
+    def __str__(self):
+        return self.system_code or f"user:{self.user_id}"
+
+    @property
+    def is_system(self) -> bool:
+        return self.kind == AccountKind.SYSTEM
+
+
+class AssetCategory(models.TextChoices):
+    CURRENCY = "currency", "Currency"
+    MATERIAL = "material", "Material"
+
+
+class AssetType(models.Model):
+    asset_code = models.CharField(
+        primary_key=True,
+        max_length=32,
+        validators=[
+            RegexValidator(r"^[A-Za-z][A-Za-z0-9_]*$", "Letters, digits and underscores, starting with a letter.")
+        ],
+    )
+    name = models.CharField(max_length=64)
+    icon = models.CharField(max_length=32, blank=True)
+    category = models.CharField(max_length=16, choices=AssetCategory.choices)
+    is_tradable = models.BooleanField(default=True)
+    display_order = models.PositiveIntegerField(default=0)
+    legacy_names = models.JSONField(
+        default=list,
+        blank=True,
+        help_text="Names this asset had in the legacy user_inventory table (for the migration).",
+    )
+
+    class Meta:
+        db_table = "asset_types"
+        ordering = ["display_order", "asset_code"]
+
+    def __str__(self):
+        return self.asset_code
+
+
+class Balance(models.Model):
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
+    asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
+    available_amount = models.BigIntegerField(default=0)
+    frozen_amount = models.BigIntegerField(default=0)
+    # Copied from the account when the row is created (an account never changes kind), so
+    # that a CHECK on this row alone can keep user balances from going negative.
+    allows_negative = models.BooleanField(default=False)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "account_asset_balances"
+        constraints = [
+            models.UniqueConstraint(fields=["account", "asset"], name="balance_unique_account_asset"),
+            models.CheckConstraint(condition=Q(frozen_amount__gte=0), name="balance_frozen_not_negative"),
+            models.CheckConstraint(
+                condition=Q(available_amount__gte=0) | Q(allows_negative=True),
+                name="balance_user_available_not_negative",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.asset_id}: {self.available_amount}+{self.frozen_amount}"
+
+    @property
+    def total_amount(self) -> int:
+        return self.available_amount + self.frozen_amount
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise PermissionError("The journal is append-only.")
+
+    def delete(self):
+        raise PermissionError("The journal is append-only.")
+
+
+class AppendOnlyModel(models.Model):
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        abstract = True
+
+    def save(self, *args, **kwargs):
+        if not self._state.adding:
+            raise PermissionError("The journal is append-only.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise PermissionError("The journal is append-only.")
+
+
+class JournalEntry(AppendOnlyModel):
+    """One business event; its legs sum to zero per asset."""
+
+    business_type = models.CharField(max_length=64)
+    business_id = models.CharField(max_length=128)
+    # SHA-256 of the entry's canonical content: a replay must match it exactly.
+    fingerprint = models.CharField(max_length=64)
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "asset_journal_entries"
+        verbose_name_plural = "journal entries"
+        permissions = [("grant_assets", "Can grant assets to users through the API")]
+        constraints = [
+            models.UniqueConstraint(fields=["business_type", "business_id"], name="journal_entry_unique_business_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.business_type}:{self.business_id}"
+
+
+class JournalLeg(AppendOnlyModel):
+    entry = models.ForeignKey(JournalEntry, on_delete=models.PROTECT, related_name="legs")
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
+    delta_available = models.BigIntegerField(default=0)
+    delta_frozen = models.BigIntegerField(default=0)
+    available_after = models.BigIntegerField()
+    frozen_after = models.BigIntegerField()
+    meta = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "asset_transactions"
+        indexes = [models.Index(fields=["account", "asset", "id"], name="leg_account_asset_id")]
+        constraints = [
+            models.CheckConstraint(condition=~Q(delta_available=0, delta_frozen=0), name="leg_moves_something"),
+        ]
+
+    def __str__(self):
+        return f"{self.account} {self.asset_id} {self.delta_available:+}/{self.delta_frozen:+}"
+
+
+class HoldStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    SETTLED = "settled", "Settled"
+    RELEASED = "released", "Released"
+
+
+class Hold(models.Model):
+    """Frozen amount set aside for one purpose; settled or released at most once in full."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="holds")
+    asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
+    amount = models.BigIntegerField()
+    remaining = models.BigIntegerField()
+    status = models.CharField(max_length=10, choices=HoldStatus.choices, default=HoldStatus.OPEN)
+    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="hold")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        db_table = "asset_holds"
+        indexes = [models.Index(fields=["account", "asset", "status"], name="hold_account_asset_status")]
+        constraints = [
+            models.CheckConstraint(condition=Q(amount__gt=0), name="hold_amount_positive"),
+            models.CheckConstraint(
+                condition=Q(remaining__gte=0, remaining__lte=F("amount")), name="hold_remaining_in_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(status=HoldStatus.OPEN, remaining__gt=0) | (~Q(status=HoldStatus.OPEN) & Q(remaining=0)),
+                name="hold_open_iff_remaining",
+            ),
+        ]
+
+    def __str__(self):
+        return f"hold {self.pk}: {self.remaining}/{self.amount} {self.asset_id} ({self.status})"

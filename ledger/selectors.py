@@ -1,0 +1,49 @@
+"""Reads of the assets track for the API and the admin."""
+
+from django.db.models import F, QuerySet
+
+from ledger.models import Balance, JournalLeg
+
+BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
+
+
+def balance_get(*, user_id: int, asset_code: str) -> dict:
+    """A user's balance of one asset; zeros when there is none yet."""
+    row = (
+        Balance.objects.filter(account__user_id=user_id, asset_id=asset_code)
+        .values("available_amount", "frozen_amount")
+        .first()
+    )
+    row = row or {"available_amount": 0, "frozen_amount": 0}
+    return {"asset_code": asset_code, **row, "total_amount": row["available_amount"] + row["frozen_amount"]}
+
+
+def balances_for_user(*, user_id: int) -> list[dict]:
+    """The user's non-zero balances with their catalog data, in catalog order (one query)."""
+    rows = (
+        Balance.objects.filter(account__user_id=user_id)
+        .exclude(available_amount=0, frozen_amount=0)
+        .order_by("asset__display_order", "asset_id")
+        .values(
+            "available_amount",
+            "frozen_amount",
+            asset_code=F("asset_id"),
+            name=F("asset__name"),
+            icon=F("asset__icon"),
+            type=F("asset__category"),
+        )
+    )
+    return [{**row, "total_amount": row["available_amount"] + row["frozen_amount"]} for row in rows]
+
+
+def legs_for_user(*, user_id: int, asset_code: str | None = None) -> QuerySet:
+    """The user's journal legs, newest first, with their entry's business key."""
+    legs = JournalLeg.objects.filter(account__user_id=user_id).select_related("entry").order_by("-id")
+    if asset_code:
+        legs = legs.filter(asset_id=asset_code)
+    return legs
+
+
+def entry_user_leg(*, entry_id: int) -> JournalLeg:
+    """The leg of an entry that touches a user account (a grant has exactly one)."""
+    return JournalLeg.objects.select_related("entry", "account").get(entry_id=entry_id, account__user__isnull=False)

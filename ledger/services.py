@@ -1,0 +1,378 @@
+"""Every write to the assets track.
+
+Lock order, shared by every service of every app that touches the ledger: domain rows
+first (listing, item, order), then holds by id, then balance rows by (account id, asset
+code). Each service locks before it reads what it checks, then writes, in one
+transaction.
+"""
+
+import hashlib
+import json
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from django.db import IntegrityError, transaction
+
+from backpack_site.db import atomic_with_retry
+from ledger.exceptions import (
+    AccountNotFound,
+    HoldAmountExceeded,
+    HoldNotOpen,
+    IdempotencyConflict,
+    InsufficientBalance,
+    InvalidEntry,
+    UnknownAsset,
+)
+from ledger.models import (
+    Account,
+    AccountKind,
+    AssetType,
+    Balance,
+    Hold,
+    HoldStatus,
+    JournalEntry,
+    JournalLeg,
+    SystemAccount,
+)
+
+
+@dataclass(frozen=True)
+class Leg:
+    """One line of an entry: what it does to one account's balance of one asset."""
+
+    account_id: int
+    asset_code: str
+    delta_available: int = 0
+    delta_frozen: int = 0
+    meta: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class HoldChange:
+    """Take an amount out of an open hold within an entry: settle it away, or release it back.
+
+    `amount=None` takes all that remains, as found under the lock.
+    """
+
+    hold_id: int
+    amount: int | None = None
+    release: bool = False
+
+
+class PostResult(NamedTuple):
+    entry: JournalEntry
+    created: bool
+
+
+def account_get_or_create(*, user_id: int | None = None, system_code: str | None = None) -> Account:
+    """The ledger account of a user or a system account, created on first use, race-free."""
+    if (user_id is None) == (system_code is None):
+        raise ValueError("Give exactly one of user_id and system_code.")
+    lookup = {"user_id": user_id} if user_id is not None else {"system_code": system_code}
+    account = Account.objects.filter(**lookup).first()
+    if account is not None:
+        return account
+    kind = AccountKind.USER if user_id is not None else AccountKind.SYSTEM
+    try:
+        with transaction.atomic():
+            return Account.objects.create(kind=kind, **lookup)
+    except IntegrityError:
+        # Another transaction created it first, or the user does not exist.
+        account = Account.objects.filter(**lookup).first()
+        if account is None:
+            raise AccountNotFound(f"No user with id {user_id}.", user_id=user_id) from None
+        return account
+
+
+def system_account_id(code: SystemAccount) -> int:
+    return account_get_or_create(system_code=code).pk
+
+
+@atomic_with_retry
+def entry_post(
+    *,
+    business_type: str,
+    business_id: str,
+    legs: Sequence[Leg],
+    hold_changes: Sequence[HoldChange] = (),
+    meta: dict | None = None,
+) -> PostResult:
+    """Post one balanced journal entry, once per (business_type, business_id).
+
+    A replay with the same content returns the original entry and changes nothing; the
+    same key with different content raises IdempotencyConflict. Hold changes add the
+    holder's frozen legs themselves; the caller gives the counter legs.
+    """
+    meta = meta or {}
+    _validate(business_type, business_id, legs, hold_changes)
+    fingerprint = _fingerprint(legs, hold_changes, meta)
+    existing = JournalEntry.objects.filter(business_type=business_type, business_id=business_id).first()
+    if existing is not None:
+        return PostResult(_replayed(existing, fingerprint), created=False)
+
+    holds = _lock_holds([change.hold_id for change in hold_changes])
+    keys = {(leg.account_id, leg.asset_code) for leg in legs}
+    keys |= {(hold.account_id, hold.asset_id) for hold in holds.values()}
+    balances = _lock_balances(keys)
+
+    try:
+        with transaction.atomic():
+            entry = JournalEntry.objects.create(
+                business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta
+            )
+    except IntegrityError:
+        # A concurrent duplicate committed while we waited for the locks: end as a replay.
+        existing = JournalEntry.objects.get(business_type=business_type, business_id=business_id)
+        return PostResult(_replayed(existing, fingerprint), created=False)
+
+    all_legs = list(legs) + [_apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
+    _check_balanced(all_legs)
+    rows = []
+    for leg in all_legs:
+        balance = balances[(leg.account_id, leg.asset_code)]
+        balance.available_amount += leg.delta_available
+        balance.frozen_amount += leg.delta_frozen
+        if not balance.allows_negative and (balance.available_amount < 0 or balance.frozen_amount < 0):
+            raise InsufficientBalance(
+                asset_code=leg.asset_code,
+                available=balance.available_amount - leg.delta_available,
+                required=-leg.delta_available,
+            )
+        rows.append(
+            JournalLeg(
+                entry=entry,
+                account_id=leg.account_id,
+                asset_id=leg.asset_code,
+                delta_available=leg.delta_available,
+                delta_frozen=leg.delta_frozen,
+                available_after=balance.available_amount,
+                frozen_after=balance.frozen_amount,
+                meta=leg.meta,
+            )
+        )
+    Balance.objects.bulk_update(balances.values(), ["available_amount", "frozen_amount", "updated_at"])
+    Hold.objects.bulk_update([holds[c.hold_id] for c in hold_changes], ["remaining", "status", "updated_at"])
+    JournalLeg.objects.bulk_create(rows)
+    return PostResult(entry, created=True)
+
+
+def _validate(business_type, business_id, legs, hold_changes) -> None:
+    if not business_type or not business_id:
+        raise InvalidEntry("business_type and business_id are required.")
+    if not legs and not hold_changes:
+        raise InvalidEntry("An entry needs at least one leg.")
+    for leg in legs:
+        for amount in (leg.delta_available, leg.delta_frozen):
+            if type(amount) is not int:
+                raise InvalidEntry("Amounts are integers.", value=repr(amount))
+        if leg.delta_available == 0 and leg.delta_frozen == 0:
+            raise InvalidEntry("A leg must move something.")
+    for change in hold_changes:
+        if change.amount is not None and (type(change.amount) is not int or change.amount <= 0):
+            raise InvalidEntry("A hold change takes a positive integer amount.", value=repr(change.amount))
+    hold_ids = [change.hold_id for change in hold_changes]
+    if len(set(hold_ids)) != len(hold_ids):
+        raise InvalidEntry("Change each hold at most once per entry.")
+
+
+def _fingerprint(legs, hold_changes, meta) -> str:
+    canonical = {
+        "legs": sorted(
+            [leg.account_id, leg.asset_code, leg.delta_available, leg.delta_frozen, leg.meta] for leg in legs
+        ),
+        "holds": sorted([c.hold_id, c.amount, c.release] for c in hold_changes),
+        "meta": meta,
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _replayed(entry: JournalEntry, fingerprint: str) -> JournalEntry:
+    if entry.fingerprint != fingerprint:
+        raise IdempotencyConflict(business_type=entry.business_type, business_id=entry.business_id)
+    return entry
+
+
+def _check_balanced(legs: Sequence[Leg]) -> None:
+    by_asset = defaultdict(int)
+    seen = set()
+    for leg in legs:
+        key = (leg.account_id, leg.asset_code)
+        if key in seen:
+            raise InvalidEntry("One leg per account and asset.", account_id=leg.account_id, asset_code=leg.asset_code)
+        seen.add(key)
+        by_asset[leg.asset_code] += leg.delta_available + leg.delta_frozen
+    unbalanced = {code: total for code, total in by_asset.items() if total != 0}
+    if unbalanced:
+        raise InvalidEntry("The legs do not sum to zero per asset.", unbalanced=unbalanced)
+
+
+def _lock_holds(hold_ids: list[int]) -> dict[int, Hold]:
+    if not hold_ids:
+        return {}
+    holds = {hold.pk: hold for hold in Hold.objects.select_for_update().filter(pk__in=hold_ids).order_by("pk")}
+    missing = set(hold_ids) - holds.keys()
+    if missing:
+        raise InvalidEntry("No such hold.", hold_ids=sorted(missing))
+    return holds
+
+
+def _apply_hold_change(hold: Hold, change: HoldChange) -> Leg:
+    """Take the change out of the locked hold and return the holder's leg for it."""
+    if hold.status != HoldStatus.OPEN:
+        raise HoldNotOpen(hold_id=hold.pk, status=hold.status)
+    amount = hold.remaining if change.amount is None else change.amount
+    if amount > hold.remaining:
+        raise HoldAmountExceeded(hold_id=hold.pk, remaining=hold.remaining, amount=amount)
+    hold.remaining -= amount
+    if hold.remaining == 0:
+        hold.status = HoldStatus.RELEASED if change.release else HoldStatus.SETTLED
+    return Leg(
+        account_id=hold.account_id,
+        asset_code=hold.asset_id,
+        delta_available=amount if change.release else 0,
+        delta_frozen=-amount,
+        meta={"hold_id": hold.pk},
+    )
+
+
+def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
+    """Lock the balance rows one by one in the global order, creating missing ones."""
+    accounts = Account.objects.in_bulk({account_id for account_id, _ in keys})
+    if len(accounts) != len({account_id for account_id, _ in keys}):
+        raise AccountNotFound()
+    codes = {code for _, code in keys}
+    known = set(AssetType.objects.filter(pk__in=codes).values_list("pk", flat=True))
+    if codes - known:
+        raise UnknownAsset(asset_codes=sorted(codes - known))
+
+    balances = {}
+    for account_id, asset_code in sorted(keys):
+        lookup = {"account_id": account_id, "asset_id": asset_code}
+        balance = Balance.objects.select_for_update().filter(**lookup).first()
+        if balance is None:
+            try:
+                with transaction.atomic():
+                    balance = Balance.objects.create(allows_negative=accounts[account_id].is_system, **lookup)
+            except IntegrityError:
+                balance = Balance.objects.select_for_update().get(**lookup)
+        balances[(account_id, asset_code)] = balance
+    return balances
+
+
+def _counterparty(business_type: str, delta: int) -> SystemAccount:
+    explicit = {"adjustment": SystemAccount.ADJUSTMENT, "migration": SystemAccount.MIGRATION}
+    if business_type in explicit:
+        return explicit[business_type]
+    return SystemAccount.ISSUANCE if delta > 0 else SystemAccount.BURN
+
+
+@atomic_with_retry
+def balance_change(
+    *, user_id: int, asset_code: str, delta: int, business_type: str, business_id: str, meta: dict | None = None
+) -> PostResult:
+    """Credit (delta > 0) or debit a user's available balance against a system account.
+
+    Credits come from SYSTEM_ISSUANCE and debits go to SYSTEM_BURN, except for the
+    business types with their own counterparty (adjustment, migration).
+    """
+    if type(delta) is not int or delta == 0:
+        raise InvalidEntry("delta is a non-zero integer.", delta=repr(delta))
+    user_account = account_get_or_create(user_id=user_id)
+    system_id = system_account_id(_counterparty(business_type, delta))
+    return entry_post(
+        business_type=business_type,
+        business_id=business_id,
+        legs=[
+            Leg(account_id=user_account.pk, asset_code=asset_code, delta_available=delta),
+            Leg(account_id=system_id, asset_code=asset_code, delta_available=-delta),
+        ],
+        meta=meta,
+    )
+
+
+@atomic_with_retry
+def transfer(
+    *,
+    from_user_id: int,
+    to_user_id: int,
+    asset_code: str,
+    amount: int,
+    business_type: str,
+    business_id: str,
+    meta: dict | None = None,
+) -> PostResult:
+    """Move `amount` of an asset from one user's available balance to another's."""
+    _require_positive(amount)
+    if from_user_id == to_user_id:
+        raise InvalidEntry("Cannot transfer to the same user.")
+    source = account_get_or_create(user_id=from_user_id)
+    target = account_get_or_create(user_id=to_user_id)
+    return entry_post(
+        business_type=business_type,
+        business_id=business_id,
+        legs=[
+            Leg(account_id=source.pk, asset_code=asset_code, delta_available=-amount),
+            Leg(account_id=target.pk, asset_code=asset_code, delta_available=amount),
+        ],
+        meta=meta,
+    )
+
+
+@atomic_with_retry
+def hold_create(
+    *, user_id: int, asset_code: str, amount: int, business_type: str, business_id: str, meta: dict | None = None
+) -> Hold:
+    """Freeze `amount` of a user's available balance under a new hold (idempotent by key)."""
+    _require_positive(amount)
+    account = account_get_or_create(user_id=user_id)
+    result = entry_post(
+        business_type=business_type,
+        business_id=business_id,
+        legs=[Leg(account_id=account.pk, asset_code=asset_code, delta_available=-amount, delta_frozen=amount)],
+        meta=meta,
+    )
+    if not result.created:
+        return Hold.objects.get(entry=result.entry)
+    return Hold.objects.create(
+        account=account, asset_id=asset_code, amount=amount, remaining=amount, entry=result.entry
+    )
+
+
+@atomic_with_retry
+def hold_release(
+    *, hold_id: int, business_type: str, business_id: str, amount: int | None = None, meta: dict | None = None
+) -> PostResult:
+    """Unfreeze part of a hold (all that remains by default) back to available."""
+    return entry_post(
+        business_type=business_type,
+        business_id=business_id,
+        legs=[],
+        hold_changes=[HoldChange(hold_id=hold_id, amount=amount, release=True)],
+        meta=meta,
+    )
+
+
+@atomic_with_retry
+def hold_settle(
+    *, hold_id: int, amount: int, to_account_id: int, business_type: str, business_id: str, meta: dict | None = None
+) -> PostResult:
+    """Pay `amount` of a hold from the holder's frozen balance to another account's available."""
+    _require_positive(amount)
+    hold = Hold.objects.filter(pk=hold_id).first()
+    if hold is None:
+        raise InvalidEntry("No such hold.", hold_id=hold_id)
+    return entry_post(
+        business_type=business_type,
+        business_id=business_id,
+        legs=[Leg(account_id=to_account_id, asset_code=hold.asset_id, delta_available=amount)],
+        hold_changes=[HoldChange(hold_id=hold_id, amount=amount)],
+        meta=meta,
+    )
+
+
+def _require_positive(amount) -> None:
+    if type(amount) is not int or amount <= 0:
+        raise InvalidEntry("The amount is a positive integer.", amount=repr(amount))
