@@ -1,0 +1,73 @@
+import itertools
+import threading
+
+import pytest
+from django.db import connections
+from rest_framework.test import APIClient
+
+from ledger.services import balance_change
+from tests.factories import UserFactory
+
+_grant_ids = itertools.count(1)
+
+
+def grant(user, asset_code: str, amount: int):
+    """Give a user some of an asset through the ledger, as the lottery engine would."""
+    return balance_change(
+        user_id=user.pk,
+        asset_code=asset_code,
+        delta=amount,
+        business_type="test_grant",
+        business_id=str(next(_grant_ids)),
+    )
+
+
+def run_in_threads(target, count: int) -> list:
+    """Run target(index) in `count` threads that start together, each on its own connection.
+
+    Returns each thread's result or the exception it raised.
+    """
+    barrier = threading.Barrier(count)
+    results = [None] * count
+
+    def worker(index):
+        try:
+            barrier.wait()
+            results[index] = target(index)
+        except Exception as exc:
+            results[index] = exc
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+@pytest.fixture
+def user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def other_user(db):
+    return UserFactory()
+
+
+@pytest.fixture
+def client_for():
+    def make(user) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            client.force_authenticate(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api(client_for, user) -> APIClient:
+    return client_for(user)

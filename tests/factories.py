@@ -1,0 +1,17 @@
+import factory
+from django.contrib.auth import get_user_model
+
+PASSWORD = "secret-pass-123"
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = get_user_model()
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    email = factory.LazyAttribute(lambda user: f"{user.username}@example.com")
+    password = factory.django.Password(PASSWORD)
+
+
+class StaffFactory(UserFactory):
+    is_staff = True

@@ -1,0 +1,50 @@
+import pytest
+
+from tests.factories import PASSWORD, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+def test_jwt_token_gives_access_and_refreshes(client):
+    user = UserFactory()
+
+    tokens = client.post("/api/v4/auth/token", {"username": user.username, "password": PASSWORD}).json()
+    assets = client.get("/api/v4/assets", headers={"Authorization": f"Bearer {tokens['access']}"})
+    refreshed = client.post("/api/v4/auth/token/refresh", {"refresh": tokens["refresh"]})
+
+    assert assets.status_code == 200
+    assert refreshed.status_code == 200
+    assert "access" in refreshed.json()
+
+
+def test_wrong_password_is_a_401_in_the_error_format(client):
+    user = UserFactory()
+
+    response = client.post("/api/v4/auth/token", {"username": user.username, "password": "wrong"})
+
+    assert response.status_code == 401
+    assert set(response.json()["error"]) == {"code", "message", "details"}
+
+
+def test_a_bad_token_is_a_401(client):
+    response = client.get("/api/v4/assets", headers={"Authorization": "Bearer not-a-token"})
+
+    assert response.status_code == 401
+    assert response.json()["error"]["code"] == "token_not_valid"
+
+
+def test_healthz_checks_the_database(client):
+    response = client.get("/healthz")
+
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+def test_openapi_schema_and_docs_are_served(client):
+    schema = client.get("/api/schema/")
+    docs = client.get("/api/docs/")
+
+    assert schema.status_code == 200
+    assert b"/api/v4/grants/assets" in schema.content
+    assert docs.status_code == 200
+    assert b"cdn" not in docs.content.lower()
