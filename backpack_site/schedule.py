@@ -1,0 +1,20 @@
+"""The one place that declares the periodic tasks.
+
+`manage.py sync_periodic_tasks` (run at every deploy) writes this into django-celery-beat's
+tables; beat reads them with its database scheduler. Times are in settings.TIME_ZONE.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Periodic:
+    name: str
+    task: str
+    minute: str = "0"
+    hour: str = "*"
+
+
+PERIODIC_TASKS = [
+    Periodic(name="expire items", task="items.tasks.expire_items", minute="5"),
+]
