@@ -31,7 +31,9 @@ class ItemInstance(models.Model):
     locked_by = models.CharField(max_length=64, null=True, blank=True)
     locked_at = models.DateTimeField(null=True, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
-    merchant_code = models.CharField(max_length=32, null=True, blank=True, help_text="Only this merchant may redeem it.")
+    merchant_code = models.CharField(
+        max_length=32, null=True, blank=True, help_text="Only this merchant may redeem it."
+    )
     source = models.CharField(max_length=32)
     source_ref = models.CharField(max_length=128)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -39,6 +41,7 @@ class ItemInstance(models.Model):
 
     class Meta:
         db_table = "item_instances"
+        permissions = [("grant_items", "Can grant items to users through the API")]
         indexes = [
             models.Index(fields=["owner", "status", "-created_at"], name="item_backpack"),
             models.Index(fields=["status", "expires_at"], name="item_status_expiry"),
@@ -77,7 +80,9 @@ class ItemInstanceEvent(models.Model):
     )
     to_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     business_ref = models.CharField(max_length=128, blank=True)
-    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

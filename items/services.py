@@ -66,7 +66,9 @@ def item_grant(
 
 
 @atomic_with_retry
-def item_lock(*, item_id: int, locked_by: str, owner_id: int | None = None, actor_id: int | None = None) -> ItemInstance:
+def item_lock(
+    *, item_id: int, locked_by: str, owner_id: int | None = None, actor_id: int | None = None
+) -> ItemInstance:
     """available → locked by `locked_by`. With `owner_id`, only the owner's item qualifies."""
     conditions = {"owner_id": owner_id} if owner_id is not None else {}
     return _transition(
@@ -119,14 +121,15 @@ def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: i
 
 
 @atomic_with_retry
-def item_expire(*, item_id: int, actor_id: int | None = None) -> ItemInstance:
-    """available → expired, once its expiry time has passed."""
+def item_expire(*, item_id: int, actor_id: int | None = None, even_if_not_due: bool = False) -> ItemInstance:
+    """available → expired, once its expiry time has passed (or at once, when staff say so)."""
+    due = {} if even_if_not_due else {"expires_at__lte": timezone.now()}
     return _transition(
         item_id,
         ItemEventType.EXPIRED,
-        expected={"status": ItemStatus.AVAILABLE, "expires_at__lte": timezone.now()},
+        expected={"status": ItemStatus.AVAILABLE, **due},
         changes={"status": ItemStatus.EXPIRED},
-        business_ref="expiry",
+        business_ref="expiry" if not even_if_not_due else "expired by staff",
         actor_id=actor_id,
     )
 
@@ -177,7 +180,12 @@ def _transition(item_id, event_type, *, expected: dict, changes: dict, business_
         raise ItemNotAvailable(item_id=item_id, status=before["status"])
     item = ItemInstance.objects.get(pk=item_id)
     _event(
-        item, event_type, expected["status"], business_ref=business_ref, actor_id=actor_id, from_owner_id=before["owner_id"]
+        item,
+        event_type,
+        expected["status"],
+        business_ref=business_ref,
+        actor_id=actor_id,
+        from_owner_id=before["owner_id"],
     )
     return item
 

@@ -3,10 +3,13 @@
 Safe to run again: users are reused and every grant is keyed, so nothing is doubled.
 """
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from items.services import item_grant
 from ledger.services import balance_change
 
 DEMO_USERS = [
@@ -17,9 +20,19 @@ DEMO_USERS = [
     ("bob", "bob-demo-pass", False, False, {"DIAMOND": 250, "green_shard": 40, "red_crystal": 2}),
 ]
 
+DEMO_ITEMS = [
+    # owner, item_type, name, meta, days until expiry
+    ("alice", "voucher", "¥20 voucher", {"description": "¥20 off any meal", "value": 2000, "icon": "🎟"}, 30),
+    ("alice", "voucher", "Free drink", {"description": "One soft drink", "value": 800, "icon": "🥤"}, 7),
+    ("alice", "product", "Branded chopsticks", {"description": "A pair of lacquered chopsticks", "icon": "🥢"}, None),
+    ("alice", "service", "VIP table card", {"description": "Priority seating for a month", "icon": "💳"}, 30),
+    ("bob", "equipment", "Lucky apron", {"description": "+5% shard drop rate", "icon": "🧑‍🍳"}, None),
+    ("bob", "voucher", "¥50 voucher", {"description": "¥50 off a bill over ¥200", "value": 5000, "icon": "🎟"}, 30),
+]
+
 
 class Command(BaseCommand):
-    help = "Create demo customers, a merchant staff user and an admin, with balances granted through the ledger."
+    help = "Create demo customers, a merchant staff user and an admin, with balances and items granted through the services."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off.")
@@ -42,5 +55,16 @@ class Command(BaseCommand):
                     business_type="seed_demo",
                     business_id=f"{username}:{asset_code}",
                 )
+            for n, (owner, item_type, name, meta, days) in enumerate(DEMO_ITEMS):
+                if owner == username:
+                    item_grant(
+                        owner_id=user.pk,
+                        item_type=item_type,
+                        name=name,
+                        meta=meta,
+                        expires_at=user.date_joined + timedelta(days=days) if days else None,
+                        source="seed_demo",
+                        source_ref=f"item-{n}",
+                    )
             role = "admin" if is_superuser else "merchant staff" if is_staff else "customer"
             self.stdout.write(f"  {username:<10} {password:<20} {role}")

@@ -21,7 +21,9 @@ class Command(BaseCommand):
             _, created = PeriodicTask.objects.update_or_create(
                 name=periodic.name, defaults={"task": periodic.task, "crontab": crontab, "enabled": True}
             )
-            self.stdout.write(f"{'created' if created else 'updated'}: {periodic.name} ({periodic.minute} {periodic.hour} * * *)")
+            self.stdout.write(
+                f"{'created' if created else 'updated'}: {periodic.name} ({periodic.minute} {periodic.hour} * * *)"
+            )
         declared = {periodic.name for periodic in PERIODIC_TASKS}
         stale = PeriodicTask.objects.exclude(name__in=declared).exclude(name__startswith="celery.")
         for task in stale:

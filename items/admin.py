@@ -1,0 +1,76 @@
+import uuid
+
+from django import forms
+from django.contrib import admin, messages
+
+from backpack_site.admin_tools import ReadOnlyTabularInline
+from backpack_site.errors import BackpackError
+from items.models import ItemInstance, ItemInstanceEvent
+from items.services import item_expire, item_grant
+
+
+class ItemEventInline(ReadOnlyTabularInline):
+    model = ItemInstanceEvent
+    fk_name = "item"
+    fields = ("created_at", "event_type", "from_status", "to_status", "from_owner", "to_owner", "business_ref", "actor")
+    readonly_fields = fields
+    ordering = ("-id",)
+
+
+class ItemGrantForm(forms.ModelForm):
+    class Meta:
+        model = ItemInstance
+        fields = ("owner", "item_type", "name", "meta", "expires_at", "merchant_code")
+
+
+@admin.register(ItemInstance)
+class ItemInstanceAdmin(admin.ModelAdmin):
+    """Items are read-only here; staff grant new ones with the add form and expire them with an action."""
+
+    list_display = ("id", "name", "item_type", "status", "owner", "locked_by", "expires_at", "created_at")
+    list_filter = ("item_type", "status", "source")
+    search_fields = ("name", "owner__username", "owner__email", "=id")
+    list_select_related = ("owner",)
+    raw_id_fields = ("owner",)
+    inlines = [ItemEventInline]
+    actions = ["expire_now"]
+    form = ItemGrantForm
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_inlines(self, request, obj):
+        return self.inlines if obj else []
+
+    def save_model(self, request, obj, form, change):
+        item, _ = item_grant(
+            owner_id=obj.owner_id,
+            item_type=obj.item_type,
+            name=obj.name,
+            meta=obj.meta,
+            expires_at=obj.expires_at,
+            merchant_code=obj.merchant_code,
+            source="admin",
+            source_ref=uuid.uuid4().hex,
+            actor_id=request.user.pk,
+        )
+        obj.pk = item.pk
+
+    def has_expire_permission(self, request):
+        return request.user.has_perm("items.change_iteminstance")
+
+    @admin.action(description="Expire the selected available items now", permissions=["expire"])
+    def expire_now(self, request, queryset):
+        expired, refused = 0, []
+        for item_id in queryset.values_list("pk", flat=True):
+            try:
+                item_expire(item_id=item_id, actor_id=request.user.pk, even_if_not_due=True)
+                expired += 1
+            except BackpackError as error:
+                refused.append(f"#{item_id}: {error.details.get('status', error.message)}")
+        self.message_user(request, f"Expired {expired} item(s).", messages.SUCCESS)
+        if refused:
+            self.message_user(request, "Not expired (not available): " + ", ".join(refused), messages.WARNING)

@@ -1,0 +1,91 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backpack_site.permissions import staff_or_permission
+from backpack_site.renderers import ORJSONRenderer
+from items import selectors, services
+from items.api.serializers import (
+    BackpackFilterSerializer,
+    BackpackOutputSerializer,
+    ItemEventOutputSerializer,
+    ItemFilterSerializer,
+    ItemGrantInputSerializer,
+    ItemOutputSerializer,
+)
+from ledger.selectors import balances_for_user
+
+FILTER_PARAMETERS = [OpenApiParameter("status", str), OpenApiParameter("item_type", str)]
+
+
+def valid_filters(serializer_class, request) -> dict:
+    filters = serializer_class(data=request.query_params)
+    filters.is_valid(raise_exception=True)
+    return filters.validated_data
+
+
+@extend_schema(parameters=FILTER_PARAMETERS)
+class ItemListView(ListAPIView):
+    serializer_class = ItemOutputSerializer
+
+    def get_queryset(self):
+        return selectors.items_for_owner(
+            owner_id=self.request.user.pk, **valid_filters(ItemFilterSerializer, self.request)
+        )
+
+
+class ItemDetailView(APIView):
+    @extend_schema(responses=ItemOutputSerializer)
+    def get(self, request, item_id: int):
+        item = selectors.item_get_for_owner(owner_id=request.user.pk, item_id=item_id)
+        return Response(ItemOutputSerializer(item).data)
+
+
+class ItemEventListView(ListAPIView):
+    serializer_class = ItemEventOutputSerializer
+
+    def get_queryset(self):
+        item = selectors.item_get_for_owner(owner_id=self.request.user.pk, item_id=self.kwargs["item_id"])
+        return selectors.item_events(item_id=item.pk)
+
+
+class BackpackView(APIView):
+    """Both tracks in one response, in a fixed number of queries: plain dicts, no per-row serializer."""
+
+    renderer_classes = [ORJSONRenderer]
+
+    @extend_schema(parameters=FILTER_PARAMETERS, responses=BackpackOutputSerializer)
+    def get(self, request):
+        filters = valid_filters(BackpackFilterSerializer, request)
+        return Response(
+            {
+                "assets": balances_for_user(user_id=request.user.pk),
+                "items": selectors.backpack_items(owner_id=request.user.pk, **filters),
+            }
+        )
+
+
+class ItemGrantView(APIView):
+    permission_classes = [staff_or_permission("items.grant_items")]
+
+    @extend_schema(request=ItemGrantInputSerializer, responses={201: ItemOutputSerializer})
+    def post(self, request):
+        data = ItemGrantInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = data.validated_data
+        item, created = services.item_grant(
+            owner_id=fields["user_id"].pk,
+            item_type=fields["item_type"],
+            name=fields["name"],
+            meta=fields["meta"],
+            expires_at=fields["expires_at"],
+            merchant_code=fields["merchant_code"],
+            source=fields["source"],
+            source_ref=fields["business_id"],
+            actor_id=request.user.pk,
+        )
+        return Response(
+            ItemOutputSerializer(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )

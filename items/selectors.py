@@ -1,0 +1,59 @@
+"""Reads of the items track for the API and the admin."""
+
+import orjson
+from django.db.models import F, QuerySet, TextField
+from django.db.models.functions import Cast
+
+from items.exceptions import ItemNotFound
+from items.models import ItemInstance, ItemInstanceEvent, ItemStatus
+
+BACKPACK_STATUSES = (ItemStatus.AVAILABLE, ItemStatus.LOCKED)
+
+
+def items_for_owner(*, owner_id: int, status: str | None = None, item_type: str | None = None) -> QuerySet:
+    items = ItemInstance.objects.filter(owner_id=owner_id)
+    if status:
+        items = items.filter(status=status)
+    if item_type:
+        items = items.filter(item_type=item_type)
+    return items
+
+
+def item_get_for_owner(*, owner_id: int, item_id: int) -> ItemInstance:
+    """The owner's item; anybody else's is as good as missing."""
+    item = ItemInstance.objects.filter(pk=item_id, owner_id=owner_id).first()
+    if item is None:
+        raise ItemNotFound(item_id=item_id)
+    return item
+
+
+def item_events(*, item_id: int) -> QuerySet:
+    return ItemInstanceEvent.objects.filter(item_id=item_id).order_by("-id")
+
+
+def backpack_items(*, owner_id: int, status: str | None = None, item_type: str | None = None) -> list[dict]:
+    """The owner's available and locked items as plain dicts, newest first, in one query.
+
+    `meta` stays the JSON text the database holds (an orjson.Fragment): decoding it only
+    to encode it again was a third of the time of a large backpack.
+    """
+    items = ItemInstance.objects.filter(owner_id=owner_id, status__in=[status] if status else BACKPACK_STATUSES)
+    if item_type:
+        items = items.filter(item_type=item_type)
+    rows = list(
+        items.order_by("-created_at", "-id").values(
+            "item_type",
+            "name",
+            "status",
+            "locked_at",
+            "expires_at",
+            "created_at",
+            "updated_at",
+            item_instance_id=F("id"),
+            locked_by_order_id=F("locked_by"),
+            meta_json=Cast("meta", TextField()),
+        )
+    )
+    for row in rows:
+        row["meta"] = orjson.Fragment(row.pop("meta_json"))
+    return rows
