@@ -66,6 +66,16 @@ class PostResult(NamedTuple):
     created: bool
 
 
+@dataclass(frozen=True)
+class EntrySpec:
+    """One entry of a batch: its business key, its legs and its meta."""
+
+    business_type: str
+    business_id: str
+    legs: Sequence[Leg]
+    meta: dict = field(default_factory=dict)
+
+
 def account_get_or_create(*, user_id: int | None = None, system_code: str | None = None) -> Account:
     """The ledger account of a user or a system account, created on first use, race-free."""
     if (user_id is None) == (system_code is None):
@@ -84,6 +94,20 @@ def account_get_or_create(*, user_id: int | None = None, system_code: str | None
         if account is None:
             raise AccountNotFound(f"No user with id {user_id}.", user_id=user_id) from None
         return account
+
+
+def accounts_for_users(*, user_ids: set[int]) -> dict[int, int]:
+    """{user_id: account_id} for many users at once, creating the missing accounts (bulk work)."""
+    found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
+    missing = set(user_ids) - found.keys()
+    if missing:
+        Account.objects.bulk_create(
+            [Account(kind=AccountKind.USER, user_id=user_id) for user_id in sorted(missing)], ignore_conflicts=True
+        )
+        found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
+    if len(found) != len(user_ids):
+        raise AccountNotFound("No such user.", user_ids=sorted(set(user_ids) - found.keys()))
+    return found
 
 
 def system_account_id(code: SystemAccount) -> int:
@@ -129,8 +153,116 @@ def entry_post(
 
     all_legs = list(legs) + [_apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
     _check_balanced(all_legs)
+    rows = _apply_legs(entry, all_legs, balances)
+    Balance.objects.bulk_update(balances.values(), ["available_amount", "frozen_amount", "updated_at"])
+    Hold.objects.bulk_update([holds[c.hold_id] for c in hold_changes], ["remaining", "status", "updated_at"])
+    JournalLeg.objects.bulk_create(rows)
+    return PostResult(entry, created=True)
+
+
+@atomic_with_retry
+def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
+    """Post many independent entries in one transaction with bulk inserts (bulk work: migrations).
+
+    The same rules as `entry_post`, entry by entry: balanced legs, no user balance below
+    zero, and keys already posted are replays (or an IdempotencyConflict). Locks every
+    balance row involved, in the global order, before writing anything.
+    """
+    specs = []
+    for spec in entries:
+        _validate(spec.business_type, spec.business_id, spec.legs, ())
+        _check_balanced(spec.legs)
+        specs.append((spec, _fingerprint(spec.legs, (), spec.meta)))
+    existing = _entries_by_key({(spec.business_type, spec.business_id) for spec, _ in specs})
+    results, pending = {}, {}
+    for spec, fingerprint in specs:
+        key = (spec.business_type, spec.business_id)
+        if key in existing:
+            results[key] = PostResult(_replayed(existing[key], fingerprint), created=False)
+        elif key not in pending:
+            pending[key] = (spec, fingerprint)
+        elif pending[key][1] != fingerprint:
+            raise IdempotencyConflict(business_type=spec.business_type, business_id=spec.business_id)
+    new = list(pending.values())
+    if new:
+        balances = _lock_balances_bulk({(leg.account_id, leg.asset_code) for spec, _ in new for leg in spec.legs})
+        JournalEntry.objects.bulk_create(
+            JournalEntry(business_type=s.business_type, business_id=s.business_id, fingerprint=f, meta=s.meta)
+            for s, f in new
+        )
+        created = _entries_by_key({(s.business_type, s.business_id) for s, _ in new})
+        rows = []
+        for spec, _ in new:
+            entry = created[(spec.business_type, spec.business_id)]
+            rows.extend(_apply_legs(entry, spec.legs, balances))
+            results[(spec.business_type, spec.business_id)] = PostResult(entry, created=True)
+        Balance.objects.bulk_update(balances.values(), ["available_amount", "frozen_amount", "updated_at"])
+        JournalLeg.objects.bulk_create(rows, batch_size=2000)
+    return [results[(spec.business_type, spec.business_id)] for spec in entries]
+
+
+def _entries_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], JournalEntry]:
+    by_type = defaultdict(list)
+    for business_type, business_id in keys:
+        by_type[business_type].append(business_id)
+    found = {}
+    for business_type, business_ids in by_type.items():
+        for entry in JournalEntry.objects.filter(business_type=business_type, business_id__in=business_ids):
+            found[(entry.business_type, entry.business_id)] = entry
+    return found
+
+
+def _lock_balances_bulk(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
+    """Lock many balance rows in one statement, creating missing ones.
+
+    InnoDB locks them in the order of the (account, asset) index, the global order. It
+    also locks the accounts' rows of the other assets in the batch: fine for bulk work.
+    """
+    accounts = _accounts_with_known_assets(keys)
+    codes = {code for _, code in keys}
+
+    def locked() -> dict:
+        rows = (
+            Balance.objects.select_for_update()
+            .filter(account_id__in=accounts.keys(), asset_id__in=codes)
+            .order_by("account_id", "asset_id")
+        )
+        return {(b.account_id, b.asset_id): b for b in rows if (b.account_id, b.asset_id) in keys}
+
+    balances = locked()
+    missing = sorted(keys - balances.keys())
+    if missing:
+        Balance.objects.bulk_create(
+            [Balance(account_id=a, asset_id=c, allows_negative=accounts[a].is_system) for a, c in missing],
+            ignore_conflicts=True,
+        )
+        balances = locked()
+    return balances
+
+
+def _validate(business_type, business_id, legs, hold_changes) -> None:
+    if not business_type or not business_id:
+        raise InvalidEntry("business_type and business_id are required.")
+    if not legs and not hold_changes:
+        raise InvalidEntry("An entry needs at least one leg.")
+    for leg in legs:
+        for amount in (leg.delta_available, leg.delta_frozen):
+            if type(amount) is not int:
+                raise InvalidEntry("Amounts are integers.", value=repr(amount))
+        if leg.delta_available == 0 and leg.delta_frozen == 0:
+            raise InvalidEntry("A leg must move something.")
+    for change in hold_changes:
+        if change.amount is not None and (type(change.amount) is not int or change.amount <= 0):
+            raise InvalidEntry("A hold change takes a positive integer amount.", value=repr(change.amount))
+    hold_ids = [change.hold_id for change in hold_changes]
+    if len(set(hold_ids)) != len(hold_ids):
+        raise InvalidEntry("Change each hold at most once per entry.")
+
+
+def _apply_legs(entry: JournalEntry, legs: Sequence[Leg], balances: dict) -> list[JournalLeg]:
+    """Apply the legs to the locked balances in memory; return the journal rows with after-balances."""
     rows = []
-    for leg in all_legs:
+    for leg in legs:
         balance = balances[(leg.account_id, leg.asset_code)]
         balance.available_amount += leg.delta_available
         balance.frozen_amount += leg.delta_frozen
@@ -152,29 +284,7 @@ def entry_post(
                 meta=leg.meta,
             )
         )
-    Balance.objects.bulk_update(balances.values(), ["available_amount", "frozen_amount", "updated_at"])
-    Hold.objects.bulk_update([holds[c.hold_id] for c in hold_changes], ["remaining", "status", "updated_at"])
-    JournalLeg.objects.bulk_create(rows)
-    return PostResult(entry, created=True)
-
-
-def _validate(business_type, business_id, legs, hold_changes) -> None:
-    if not business_type or not business_id:
-        raise InvalidEntry("business_type and business_id are required.")
-    if not legs and not hold_changes:
-        raise InvalidEntry("An entry needs at least one leg.")
-    for leg in legs:
-        for amount in (leg.delta_available, leg.delta_frozen):
-            if type(amount) is not int:
-                raise InvalidEntry("Amounts are integers.", value=repr(amount))
-        if leg.delta_available == 0 and leg.delta_frozen == 0:
-            raise InvalidEntry("A leg must move something.")
-    for change in hold_changes:
-        if change.amount is not None and (type(change.amount) is not int or change.amount <= 0):
-            raise InvalidEntry("A hold change takes a positive integer amount.", value=repr(change.amount))
-    hold_ids = [change.hold_id for change in hold_changes]
-    if len(set(hold_ids)) != len(hold_ids):
-        raise InvalidEntry("Change each hold at most once per entry.")
+    return rows
 
 
 def _fingerprint(legs, hold_changes, meta) -> str:
@@ -238,16 +348,22 @@ def _apply_hold_change(hold: Hold, change: HoldChange) -> Leg:
     )
 
 
-def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock the balance rows one by one in the global order, creating missing ones."""
-    accounts = Account.objects.in_bulk({account_id for account_id, _ in keys})
-    if len(accounts) != len({account_id for account_id, _ in keys}):
-        raise AccountNotFound()
+def _accounts_with_known_assets(keys: set[tuple[int, str]]) -> dict[int, Account]:
+    """The accounts of the keys, after checking that every account and asset exists."""
+    account_ids = {account_id for account_id, _ in keys}
+    accounts = Account.objects.in_bulk(account_ids)
+    if len(accounts) != len(account_ids):
+        raise AccountNotFound(account_ids=sorted(account_ids - accounts.keys()))
     codes = {code for _, code in keys}
     known = set(AssetType.objects.filter(pk__in=codes).values_list("pk", flat=True))
     if codes - known:
         raise UnknownAsset(asset_codes=sorted(codes - known))
+    return accounts
 
+
+def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
+    """Lock the balance rows one by one in the global order, creating missing ones."""
+    accounts = _accounts_with_known_assets(keys)
     balances = {}
     for account_id, asset_code in sorted(keys):
         lookup = {"account_id": account_id, "asset_id": asset_code}

@@ -7,10 +7,10 @@ import pytest
 from ledger import selectors
 from ledger.exceptions import HoldAmountExceeded, HoldNotOpen, InsufficientBalance
 from ledger.models import Hold, HoldStatus, JournalEntry
+from ledger.reconciliation import ledger_discrepancies
 from ledger.services import account_get_or_create, balance_change, hold_create, hold_release, hold_settle, transfer
 from tests.conftest import grant, run_in_threads
 from tests.factories import UserFactory
-from tests.ledger.invariants import ledger_problems
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -58,7 +58,7 @@ def test_opposite_direction_transfers_never_surface_a_deadlock():
     assert [r for r in results if isinstance(r, Exception)] == []
     total = sum(selectors.balance_get(user_id=u.pk, asset_code="DIAMOND")["available_amount"] for u in (alice, bob))
     assert total == 20_000
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_random_mixed_workload_keeps_every_invariant():
@@ -115,4 +115,4 @@ def test_random_mixed_workload_keeps_every_invariant():
     assert [r for r in results if isinstance(r, Exception)] == []
     assert sum(done + refused for done, refused in results) == THREADS * OPERATIONS_PER_THREAD
     assert sum(done for done, _ in results) > THREADS * OPERATIONS_PER_THREAD / 2
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []

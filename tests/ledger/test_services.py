@@ -11,10 +11,14 @@ from ledger.exceptions import (
     UnknownAsset,
 )
 from ledger.models import Balance, HoldStatus, JournalEntry, JournalLeg, SystemAccount
+from ledger.reconciliation import ledger_discrepancies
 from ledger.services import (
+    EntrySpec,
     Leg,
     account_get_or_create,
+    accounts_for_users,
     balance_change,
+    entries_post_batch,
     entry_post,
     hold_create,
     hold_release,
@@ -23,7 +27,6 @@ from ledger.services import (
     transfer,
 )
 from tests.conftest import grant
-from tests.ledger.invariants import ledger_problems
 
 pytestmark = pytest.mark.django_db
 
@@ -43,7 +46,7 @@ def test_grant_is_issued_from_the_issuance_account(user):
     legs = {leg.account_id: leg.delta_available for leg in result.entry.legs.all()}
     assert legs == {account_get_or_create(user_id=user.pk).pk: 100, system_account_id(SystemAccount.ISSUANCE): -100}
     assert available(user) == 100
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_spend_goes_to_burn(user):
@@ -137,7 +140,7 @@ def test_transfer_moves_available_balance(user, other_user):
     )
 
     assert (available(user, "red_shard"), available(other_user, "red_shard")) == (6, 4)
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_hold_freezes_then_partial_settle_then_release(user, other_user):
@@ -155,7 +158,7 @@ def test_hold_freezes_then_partial_settle_then_release(user, other_user):
     hold.refresh_from_db()
     assert (hold.remaining, hold.status) == (0, HoldStatus.RELEASED)
     assert (available(user, "red_shard"), frozen(user, "red_shard")) == (7, 0)
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_hold_cannot_freeze_more_than_available(user):
@@ -263,3 +266,66 @@ def test_journal_is_append_only(user):
         JournalLeg.objects.filter(entry=result.entry).update(delta_available=0)
     with pytest.raises(PermissionError):
         result.entry.save()
+
+
+def credit_specs(users, asset_code="red_shard", prefix="m"):
+    issuance = system_account_id(SystemAccount.MIGRATION)
+    accounts = accounts_for_users(user_ids={u.pk for u in users})
+    return [
+        EntrySpec(
+            business_type="migration",
+            business_id=f"{prefix}{n}",
+            legs=[
+                Leg(account_id=accounts[u.pk], asset_code=asset_code, delta_available=1),
+                Leg(account_id=issuance, asset_code=asset_code, delta_available=-1),
+            ],
+        )
+        for n, u in enumerate(users)
+    ]
+
+
+def test_batch_posts_every_entry_with_running_after_balances(user, other_user):
+    results = entries_post_batch(entries=credit_specs([user, user, other_user]))
+
+    assert [r.created for r in results] == [True, True, True]
+    assert available(user, "red_shard") == 2
+    user_legs = JournalLeg.objects.filter(account__user=user).order_by("id")
+    assert [leg.available_after for leg in user_legs] == [1, 2]
+    assert ledger_discrepancies() == []
+
+
+def test_batch_replay_creates_nothing_new(user):
+    first = entries_post_batch(entries=credit_specs([user, user]))
+
+    again = entries_post_batch(entries=credit_specs([user, user]))
+
+    assert [r.entry.pk for r in again] == [r.entry.pk for r in first]
+    assert [r.created for r in again] == [False, False]
+    assert available(user, "red_shard") == 2
+
+
+def test_batch_with_a_changed_replay_is_a_conflict_and_writes_nothing(user, other_user):
+    entries_post_batch(entries=credit_specs([user]))
+
+    with pytest.raises(IdempotencyConflict):
+        entries_post_batch(entries=credit_specs([other_user, other_user], prefix="m"))
+
+    assert available(other_user, "red_shard") == 0
+
+
+def test_batch_refuses_to_take_a_user_below_zero(user):
+    debit = [
+        EntrySpec(
+            business_type="t",
+            business_id="1",
+            legs=[
+                Leg(
+                    account_id=accounts_for_users(user_ids={user.pk})[user.pk], asset_code="DIAMOND", delta_available=-1
+                ),
+                Leg(account_id=system_account_id(SystemAccount.BURN), asset_code="DIAMOND", delta_available=1),
+            ],
+        )
+    ]
+
+    with pytest.raises(InsufficientBalance):
+        entries_post_batch(entries=debit)
