@@ -57,3 +57,8 @@ def backpack_items(*, owner_id: int, status: str | None = None, item_type: str |
     for row in rows:
         row["meta"] = orjson.Fragment(row.pop("meta_json"))
     return rows
+
+
+def imported_items(*, source: str) -> list[tuple[str, int, int]]:
+    """(source_ref, item id, owner id) of every item of a source, for reconciliation."""
+    return list(ItemInstance.objects.filter(source=source).values_list("source_ref", "pk", "owner_id"))

@@ -6,6 +6,8 @@ ItemNotAvailable with the item unchanged. Every transition writes a history even
 the same transaction.
 """
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
@@ -17,6 +19,19 @@ from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemSta
 from ledger.exceptions import IdempotencyConflict
 
 GRANT_FIELDS = ("owner_id", "item_type", "name", "meta", "expires_at", "merchant_code")
+
+
+@dataclass(frozen=True)
+class ImportedItem:
+    """An item brought over from another system, in whatever status it had there."""
+
+    source_ref: str
+    owner_id: int
+    item_type: str
+    name: str
+    status: str
+    meta: dict
+    expires_at: datetime | None = None
 
 
 @atomic_with_retry
@@ -169,6 +184,70 @@ def _expire_batch(batch_size: int) -> int:
         for pk, owner_id in rows
     )
     return len(rows)
+
+
+@atomic_with_retry
+def items_import(*, source: str, items: Sequence[ImportedItem]) -> dict[str, int]:
+    """Create many items at once, each once per (source, source_ref); returns {source_ref: item id}.
+
+    For bulk work (the legacy migration): refs already imported are left as they are.
+    Locked items cannot be imported: nothing would hold their lock.
+    """
+    for item in items:
+        if item.item_type not in ItemType.values or item.status not in ItemStatus.values:
+            raise InvalidItem("Unknown item type or status.", source_ref=item.source_ref)
+        if item.status == ItemStatus.LOCKED:
+            raise InvalidItem("An imported item cannot be locked.", source_ref=item.source_ref)
+    refs = [item.source_ref for item in items]
+    existing = set(ItemInstance.objects.filter(source=source, source_ref__in=refs).values_list("source_ref", flat=True))
+    new = [item for item in items if item.source_ref not in existing]
+    ItemInstance.objects.bulk_create(
+        ItemInstance(
+            source=source,
+            source_ref=item.source_ref,
+            owner_id=item.owner_id,
+            item_type=item.item_type,
+            name=item.name,
+            status=item.status,
+            meta=item.meta,
+            expires_at=item.expires_at,
+        )
+        for item in new
+    )
+    ids = dict(ItemInstance.objects.filter(source=source, source_ref__in=refs).values_list("source_ref", "pk"))
+    ItemInstanceEvent.objects.bulk_create(
+        ItemInstanceEvent(
+            item_id=ids[item.source_ref],
+            event_type=ItemEventType.IMPORTED,
+            to_status=item.status,
+            to_owner_id=item.owner_id,
+            business_ref=f"{source}:{item.source_ref}",
+        )
+        for item in new
+    )
+    return ids
+
+
+@atomic_with_retry
+def items_remove_imported(*, source: str, item_ids: Sequence[int]) -> tuple[list[int], list[int]]:
+    """Delete imported items nobody has touched since (to undo an import); returns (removed, kept).
+
+    An item with any event after its import (locked, used, sold…) is kept.
+    """
+    touched = set(
+        ItemInstanceEvent.objects.filter(item_id__in=item_ids)
+        .exclude(event_type=ItemEventType.IMPORTED)
+        .values_list("item_id", flat=True)
+    )
+    removable = list(
+        ItemInstance.objects.select_for_update()
+        .filter(source=source, pk__in=item_ids)
+        .exclude(pk__in=touched)
+        .values_list("pk", flat=True)
+    )
+    ItemInstanceEvent.objects.filter(item_id__in=removable).delete()
+    ItemInstance.objects.filter(pk__in=removable).delete()
+    return removable, sorted(set(item_ids) - set(removable))
 
 
 def _transition(item_id, event_type, *, expected: dict, changes: dict, business_ref: str, actor_id) -> ItemInstance:

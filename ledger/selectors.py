@@ -1,8 +1,8 @@
 """Reads of the assets track for the API and the admin."""
 
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, Sum
 
-from ledger.models import Balance, JournalLeg
+from ledger.models import AssetType, Balance, JournalLeg
 
 BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
 
@@ -47,3 +47,22 @@ def legs_for_user(*, user_id: int, asset_code: str | None = None) -> QuerySet:
 def entry_user_leg(*, entry_id: int) -> JournalLeg:
     """The leg of an entry that touches a user account (a grant has exactly one)."""
     return JournalLeg.objects.select_related("entry", "account").get(entry_id=entry_id, account__user__isnull=False)
+
+
+def asset_codes_by_legacy_name() -> dict[str, str]:
+    """{legacy name: asset code} from the catalog (editable in the admin)."""
+    mapping = {}
+    for asset_code, names in AssetType.objects.values_list("asset_code", "legacy_names"):
+        for name in names or []:
+            mapping[name.strip()] = asset_code
+    return mapping
+
+
+def user_net_deltas(*, business_types: list[str]) -> dict[tuple[int, str], int]:
+    """{(user id, asset code): net change of available} over the entries of some business types."""
+    rows = (
+        JournalLeg.objects.filter(entry__business_type__in=business_types, account__user__isnull=False)
+        .values("account__user_id", "asset_id")
+        .annotate(net=Sum("delta_available"))
+    )
+    return {(row["account__user_id"], row["asset_id"]): row["net"] for row in rows if row["net"]}

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 
 from backpack_site.db import atomic_with_retry
 from ledger.exceptions import (
@@ -196,7 +196,17 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
             entry = created[(spec.business_type, spec.business_id)]
             rows.extend(_apply_legs(entry, spec.legs, balances))
             results[(spec.business_type, spec.business_id)] = PostResult(entry, created=True)
-        Balance.objects.bulk_update(balances.values(), ["available_amount", "frozen_amount", "updated_at"])
+        # One upsert of the locked rows: a CASE per row and field (bulk_update) was a quarter of a migration.
+        # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target; SQLite's ON CONFLICT needs one.
+        target = (
+            {"unique_fields": ["account", "asset"]} if connection.features.supports_update_conflicts_with_target else {}
+        )
+        Balance.objects.bulk_create(
+            balances.values(),
+            update_conflicts=True,
+            update_fields=["available_amount", "frozen_amount", "updated_at"],
+            **target,
+        )
         JournalLeg.objects.bulk_create(rows, batch_size=2000)
     return [results[(spec.business_type, spec.business_id)] for spec in entries]
 
