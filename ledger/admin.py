@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from backpack_site.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
-from ledger.models import Account, AssetType, Balance, Hold, JournalEntry, JournalLeg
+from ledger.models import Account, AssetType, Balance, BalanceAudit, Hold, JournalEntry, JournalLeg
 
 
 @admin.register(AssetType)
@@ -58,3 +58,20 @@ class HoldAdmin(ReadOnlyModelAdmin):
     list_filter = ("status", "asset")
     search_fields = ("account__user__username", "account__user__email", "entry__business_id")
     list_select_related = ("account__user", "entry")
+
+
+@admin.register(BalanceAudit)
+class BalanceAuditAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "created_at",
+        "action",
+        "operator",
+        "account",
+        "asset",
+        "available_before",
+        "available_after",
+        "reason",
+    )
+    list_filter = ("action", "asset")
+    search_fields = ("operator", "reason", "account__user__username", "account__system_code")
+    list_select_related = ("account__user",)

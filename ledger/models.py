@@ -214,3 +214,34 @@ class Hold(models.Model):
 
     def __str__(self):
         return f"hold {self.pk}: {self.remaining}/{self.amount} {self.asset_id} ({self.status})"
+
+
+class AuditAction(models.TextChoices):
+    RECALCULATE = "recalculate", "Balance row set to its journal"
+    ADJUST = "adjust", "Adjusting entry posted"
+
+
+class BalanceAudit(models.Model):
+    """Who corrected which balance, why, and what it was before and after. Never edited."""
+
+    action = models.CharField(max_length=16, choices=AuditAction.choices)
+    operator = models.CharField(max_length=150)
+    reason = models.TextField()
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
+    available_before = models.BigIntegerField()
+    frozen_before = models.BigIntegerField()
+    available_after = models.BigIntegerField()
+    frozen_after = models.BigIntegerField()
+    entry = models.ForeignKey(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ledger_balance_audits"
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="audit_has_reason"),
+            models.CheckConstraint(condition=~Q(operator=""), name="audit_has_operator"),
+        ]
+
+    def __str__(self):
+        return f"{self.action} {self.account} {self.asset_id} by {self.operator}"

@@ -66,3 +66,11 @@ def user_net_deltas(*, business_types: list[str]) -> dict[tuple[int, str], int]:
         .annotate(net=Sum("delta_available"))
     )
     return {(row["account__user_id"], row["asset_id"]): row["net"] for row in rows if row["net"]}
+
+
+def journal_sums(*, account_id: int, asset_code: str) -> dict:
+    """What the journal says one balance is: its legs added up, available and frozen apart."""
+    sums = JournalLeg.objects.filter(account_id=account_id, asset_id=asset_code).aggregate(
+        available=Sum("delta_available", default=0), frozen=Sum("delta_frozen", default=0)
+    )
+    return {"available": int(sums["available"]), "frozen": int(sums["frozen"])}

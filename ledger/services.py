@@ -8,14 +8,17 @@ transaction.
 
 import hashlib
 import json
+import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from backpack_site.db import atomic_with_retry
+from backpack_site.errors import InvalidInput
 from ledger.exceptions import (
     AccountNotFound,
     HoldAmountExceeded,
@@ -29,13 +32,16 @@ from ledger.models import (
     Account,
     AccountKind,
     AssetType,
+    AuditAction,
     Balance,
+    BalanceAudit,
     Hold,
     HoldStatus,
     JournalEntry,
     JournalLeg,
     SystemAccount,
 )
+from ledger.selectors import journal_sums
 
 
 @dataclass(frozen=True)
@@ -496,6 +502,67 @@ def hold_settle(
         legs=[Leg(account_id=to_account_id, asset_code=hold.asset_id, delta_available=amount)],
         hold_changes=[HoldChange(hold_id=hold_id, amount=amount)],
         meta=meta,
+    )
+
+
+def _require_reason(reason: str, operator: str) -> None:
+    if not (reason or "").strip():
+        raise InvalidInput("A reason is required for every correction.")
+    if not (operator or "").strip():
+        raise InvalidInput("The operator is required for every correction.")
+
+
+@atomic_with_retry
+def balance_recalculate(*, account_id: int, asset_code: str, reason: str, operator: str) -> BalanceAudit:
+    """Set a drifted balance row to the sum of its journal legs, under the row lock, and audit it.
+
+    The journal is the truth; the row is a cache of it. No legs can be posted for this
+    balance meanwhile, because posting takes the same row lock.
+    """
+    _require_reason(reason, operator)
+    balance = _lock_balances({(account_id, asset_code)})[(account_id, asset_code)]
+    journal = journal_sums(account_id=account_id, asset_code=asset_code)
+    before = (balance.available_amount, balance.frozen_amount)
+    Balance.objects.filter(pk=balance.pk).update(
+        available_amount=journal["available"], frozen_amount=journal["frozen"], updated_at=timezone.now()
+    )
+    return BalanceAudit.objects.create(
+        action=AuditAction.RECALCULATE,
+        operator=operator,
+        reason=reason,
+        account_id=account_id,
+        asset_id=asset_code,
+        available_before=before[0],
+        frozen_before=before[1],
+        available_after=journal["available"],
+        frozen_after=journal["frozen"],
+    )
+
+
+@atomic_with_retry
+def balance_adjust(*, user_id: int, asset_code: str, delta: int, reason: str, operator: str) -> BalanceAudit:
+    """A business correction: a balanced entry between the user and SYSTEM_ADJUSTMENT, audited."""
+    _require_reason(reason, operator)
+    result = balance_change(
+        user_id=user_id,
+        asset_code=asset_code,
+        delta=delta,
+        business_type="adjustment",
+        business_id=uuid.uuid4().hex,
+        meta={"reason": reason, "operator": operator},
+    )
+    leg = result.entry.legs.get(account__user_id=user_id)
+    return BalanceAudit.objects.create(
+        action=AuditAction.ADJUST,
+        operator=operator,
+        reason=reason,
+        account_id=leg.account_id,
+        asset_id=asset_code,
+        available_before=leg.available_after - leg.delta_available,
+        frozen_before=leg.frozen_after,
+        available_after=leg.available_after,
+        frozen_after=leg.frozen_after,
+        entry=result.entry,
     )
 
 

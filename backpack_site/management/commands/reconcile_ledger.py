@@ -1,0 +1,23 @@
+import sys
+
+from django.core.management.base import BaseCommand
+
+from backpack_site.models import RunStatus
+from backpack_site.reconciliation import reconciliation_run
+
+
+class Command(BaseCommand):
+    help = "Run every reconciliation check, store the run, alert on any discrepancy; exit status 1 if any."
+
+    def handle(self, *args, **options):
+        run = reconciliation_run()
+        seconds = (run.finished_at - run.started_at).total_seconds()
+        self.stdout.write(f"run {run.pk}: {run.get_status_display()} in {seconds:.2f} s")
+        for check, count in run.checks.items():
+            self.stdout.write(f"  {check:<40} {'ok' if count == 0 else f'{count} discrepancies'}")
+        for problem in run.discrepancies[:20]:
+            self.stdout.write(f"    {problem}")
+        if run.error:
+            self.stderr.write(run.error)
+        if run.status != RunStatus.PASSED:
+            sys.exit(1)

@@ -1,0 +1,42 @@
+"""The nightly proof that the books balance, stored as a run and alerted on any discrepancy."""
+
+import traceback
+
+from django.conf import settings
+from django.utils import timezone
+
+from backpack_site.alerts import alert_fire
+from backpack_site.models import ReconciliationRun, RunStatus
+from ledger.reconciliation import LEDGER_CHECKS
+
+CHECKS = LEDGER_CHECKS
+
+
+def reconciliation_run() -> ReconciliationRun:
+    """Run every check, store the run (discrepancies capped, counted exactly), alert if any."""
+    run = ReconciliationRun.objects.create()
+    found, per_check = [], {}
+    try:
+        for check in CHECKS:
+            problems = check()
+            per_check[check.__name__] = len(problems)
+            found += problems
+        status, error = (RunStatus.FAILED if found else RunStatus.PASSED), ""
+    except Exception:  # a check that cannot run is itself an alarm
+        status, error = RunStatus.ERROR, traceback.format_exc()
+    ReconciliationRun.objects.filter(pk=run.pk).update(
+        finished_at=timezone.now(),
+        status=status,
+        checks=per_check,
+        discrepancy_count=len(found),
+        discrepancies=found[: settings.RECONCILIATION_MAX_STORED],
+        error=error,
+    )
+    run.refresh_from_db()
+    if status != RunStatus.PASSED:
+        alert_fire(
+            source="reconciliation",
+            message=f"Reconciliation {run.get_status_display().lower()}: {len(found)} discrepancies.",
+            details={"run_id": run.pk, "checks": per_check, "first": found[:10], "error": error[-1000:]},
+        )
+    return run
