@@ -48,3 +48,5 @@ def test_openapi_schema_and_docs_are_served(client):
     assert b"/api/v4/grants/assets" in schema.content
     assert docs.status_code == 200
     assert b"cdn" not in docs.content.lower()
+    bundle = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
+    assert bundle.status_code == 200
