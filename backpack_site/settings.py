@@ -118,9 +118,9 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
 # The admin's and Swagger UI's assets are served by the app itself (WhiteNoise), never a CDN:
-# `manage.py collectstatic` at deploy; in development they come straight from the apps.
+# `manage.py collectstatic` fills STATIC_ROOT at deploy; in development they come straight from the apps.
+STATIC_ROOT = None if DEBUG else os.environ.get("STATIC_ROOT", str(BASE_DIR / "staticfiles"))
 WHITENOISE_USE_FINDERS = DEBUG
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/0")
