@@ -160,3 +160,10 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Market
+MARKET_FEE_BPS = int(os.environ.get("MARKET_FEE_BPS", "500"))
+if not 0 <= MARKET_FEE_BPS <= 10_000:
+    raise ImproperlyConfigured("MARKET_FEE_BPS is in basis points, between 0 and 10000.")
+MARKET_LISTING_TTL = timedelta(days=int(os.environ.get("MARKET_LISTING_TTL_DAYS", "14")))
+MARKET_MAX_OPEN_LISTINGS = int(os.environ.get("MARKET_MAX_OPEN_LISTINGS", "50"))
