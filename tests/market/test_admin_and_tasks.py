@@ -100,3 +100,15 @@ def test_the_hourly_task_expires_listings_and_is_scheduled(seller):
     assert [(p.task, p.hour) for p in PERIODIC_TASKS if p.name == "expire listings"] == [
         ("market.tasks.expire_listings", "*")
     ]
+
+
+def test_seed_demo_puts_a_few_listings_on_sale_once():
+    call_command("seed_demo", "--force")
+    call_command("seed_demo", "--force")
+
+    on_sale = MarketListing.objects.filter(status=ListingStatus.ON_SALE)
+    assert sorted(on_sale.values_list("seller__username", "asset_id", "quantity_remaining")) == [
+        ("alice", "blue_crystal", 1),
+        ("alice", "red_shard", 10),
+        ("bob", "green_shard", 15),
+    ]

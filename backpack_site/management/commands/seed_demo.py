@@ -8,6 +8,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
 from ledger.services import balance_change
+from market.selectors import listings_for_seller
+from market.services import listing_create
 
 DEMO_USERS = [
     # username, password, is_staff, is_superuser, grants
@@ -15,6 +17,13 @@ DEMO_USERS = [
     ("merchant", "merchant-demo-pass", True, False, {}),
     ("alice", "alice-demo-pass", False, False, {"DIAMOND": 1000, "red_shard": 25, "blue_crystal": 3}),
     ("bob", "bob-demo-pass", False, False, {"DIAMOND": 250, "green_shard": 40, "red_crystal": 2}),
+]
+
+DEMO_LISTINGS = [
+    # seller, asset, quantity, unit price in DIAMOND
+    ("alice", "red_shard", 10, 12),
+    ("alice", "blue_crystal", 1, 150),
+    ("bob", "green_shard", 15, 8),
 ]
 
 
@@ -44,3 +53,13 @@ class Command(BaseCommand):
                 )
             role = "admin" if is_superuser else "merchant staff" if is_staff else "customer"
             self.stdout.write(f"  {username:<10} {password:<20} {role}")
+        self.seed_listings()
+
+    def seed_listings(self):
+        """Market listings for the demo customers, each created once (a rerun finds it, whatever its status)."""
+        User = get_user_model()
+        for username, asset_code, quantity, unit_price in DEMO_LISTINGS:
+            seller = User.objects.get(username=username)
+            if not listings_for_seller(seller_id=seller.pk).filter(asset_id=asset_code).exists():
+                listing_create(seller_id=seller.pk, asset_code=asset_code, quantity=quantity, unit_price=unit_price)
+            self.stdout.write(f"  market: {username} sells {quantity} {asset_code} at {unit_price} DIAMOND each")
