@@ -11,7 +11,7 @@ from typing import NamedTuple
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError
 from django.utils import timezone
 
 from backpack_site.db import atomic_with_retry
@@ -147,18 +147,8 @@ def listing_purchase(
     quantity = _purchase_quantity(listing, quantity)
     split = fee_split(unit_price=listing.unit_price, quantity=quantity, fee_bps=settings.MARKET_FEE_BPS)
 
-    if listing.listing_type == ListingType.ITEM:
-        item_transfer(
-            item_id=listing.item_instance_id, locked_by=listing.lock_reference, to_owner_id=buyer_id, actor_id=buyer_id
-        )
-    result = entry_post(
-        business_type=PURCHASE_BUSINESS_TYPE,
-        business_id=f"{listing.pk}:{buyer_id}:{idempotency_key}",
-        legs=_purchase_legs(listing, buyer_id, quantity, split),
-        hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
-        meta={"listing_id": listing.pk, "quantity": quantity},
-    )
-
+    # The listing's own writes come first: the ledger entry locks the shared platform-fee
+    # balance, and everything after that lock keeps other purchases waiting until commit.
     remaining = listing.quantity_remaining - quantity if listing.listing_type == ListingType.ASSET else None
     sold = remaining in (0, None)
     MarketListing.objects.filter(pk=listing.pk, status=ListingStatus.ON_SALE).update(
@@ -167,23 +157,35 @@ def listing_purchase(
         sold_at=now if sold else None,
         updated_at=now,
     )
+    if listing.listing_type == ListingType.ITEM:
+        item_transfer(
+            item_id=listing.item_instance_id, locked_by=listing.lock_reference, to_owner_id=buyer_id, actor_id=buyer_id
+        )
+    legs = _purchase_legs(listing, buyer_id, quantity, split)
+    result = entry_post(
+        business_type=PURCHASE_BUSINESS_TYPE,
+        business_id=f"{listing.pk}:{buyer_id}:{idempotency_key}",
+        legs=legs,
+        hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
+        meta={"listing_id": listing.pk, "quantity": quantity},
+    )
     try:
-        with transaction.atomic():
-            trade = MarketTrade.objects.create(
-                listing=listing,
-                buyer_id=buyer_id,
-                seller_id=listing.seller_id,
-                quantity=quantity,
-                unit_price=listing.unit_price,
-                price_asset_id=listing.price_asset_id,
-                total=split.total,
-                fee=split.fee,
-                seller_amount=split.seller_amount,
-                entry=result.entry,
-                idempotency_key=idempotency_key,
-            )
+        trade = MarketTrade.objects.create(
+            listing=listing,
+            buyer_id=buyer_id,
+            seller_id=listing.seller_id,
+            quantity=quantity,
+            unit_price=listing.unit_price,
+            price_asset_id=listing.price_asset_id,
+            total=split.total,
+            fee=split.fee,
+            seller_amount=split.seller_amount,
+            entry=result.entry,
+            idempotency_key=idempotency_key,
+        )
     except IntegrityError:
         # The same key went through concurrently on another listing: not a retry of this one.
+        # No savepoint is needed: the whole purchase rolls back with this error.
         raise IdempotencyConflict(idempotency_key=idempotency_key) from None
     return PurchaseResult(trade, created=True)
 
