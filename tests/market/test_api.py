@@ -401,3 +401,17 @@ def test_trades_are_the_callers_as_buyer_or_seller(client_for, seller, buyer):
     assert [row["id"] for row in as_seller] == [other.pk, bought.pk]
     assert [row["id"] for row in as_buyer] == [bought.pk]
     assert as_buyer[0]["total"] == 40
+
+
+def test_trades_and_my_listings_use_a_fixed_number_of_queries(api, seller, buyer, django_assert_num_queries):
+    for n in range(4):
+        listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=2, unit_price=10 + n)
+        listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, quantity=1, idempotency_key=f"k{n}")
+
+    with django_assert_num_queries(1):
+        trades = api.get("/api/v4/market/trades")
+    with django_assert_num_queries(1):
+        mine = api.get(f"{LISTINGS}/mine")
+
+    assert len(trades.json()["results"]) == 4
+    assert len(mine.json()["results"]) == 4
