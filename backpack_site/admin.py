@@ -8,7 +8,6 @@ from backpack_site.models import Alert, ReconciliationRun
 class ReconciliationRunAdmin(ReadOnlyModelAdmin):
     list_display = ("started_at", "finished_at", "status", "discrepancy_count")
     list_filter = ("status",)
-    date_hierarchy = "started_at"
 
 
 @admin.register(Alert)
@@ -16,4 +15,3 @@ class AlertAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "source", "message", "webhook_status")
     list_filter = ("source",)
     search_fields = ("message",)
-    date_hierarchy = "created_at"

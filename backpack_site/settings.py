@@ -172,3 +172,10 @@ LOGGING = {
 ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
 ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "5"))
 RECONCILIATION_MAX_STORED = int(os.environ.get("RECONCILIATION_MAX_STORED", "200"))
+
+# Market
+MARKET_FEE_BPS = int(os.environ.get("MARKET_FEE_BPS", "500"))
+if not 0 <= MARKET_FEE_BPS <= 10_000:
+    raise ImproperlyConfigured("MARKET_FEE_BPS is in basis points, between 0 and 10000.")
+MARKET_LISTING_TTL = timedelta(days=int(os.environ.get("MARKET_LISTING_TTL_DAYS", "14")))
+MARKET_MAX_OPEN_LISTINGS = int(os.environ.get("MARKET_MAX_OPEN_LISTINGS", "50"))

@@ -21,6 +21,7 @@ api_v4 = [
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("", include("ledger.api.urls")),
     path("", include("items.api.urls")),
+    path("", include("market.api.urls")),
 ]
 
 urlpatterns = [

@@ -45,7 +45,6 @@ class JournalEntryAdmin(ReadOnlyModelAdmin):
     list_filter = ("business_type", "legs__asset")
     search_fields = ("business_id", "legs__account__user__username", "legs__account__user__email")
     inlines = [JournalLegInline]
-    date_hierarchy = "created_at"
 
     def get_search_results(self, request, queryset, search_term):
         queryset, _ = super().get_search_results(request, queryset, search_term)

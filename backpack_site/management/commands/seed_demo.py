@@ -11,6 +11,8 @@ from django.core.management.base import BaseCommand, CommandError
 
 from items.services import item_grant
 from ledger.services import balance_change
+from market.selectors import listings_for_seller
+from market.services import listing_create
 
 DEMO_USERS = [
     # username, password, is_staff, is_superuser, grants
@@ -28,6 +30,13 @@ DEMO_ITEMS = [
     ("alice", "service", "VIP table card", {"description": "Priority seating for a month", "icon": "💳"}, 30),
     ("bob", "equipment", "Lucky apron", {"description": "+5% shard drop rate", "icon": "🧑‍🍳"}, None),
     ("bob", "voucher", "¥50 voucher", {"description": "¥50 off a bill over ¥200", "value": 5000, "icon": "🎟"}, 30),
+]
+
+DEMO_LISTINGS = [
+    # seller, asset, quantity, unit price in DIAMOND
+    ("alice", "red_shard", 10, 12),
+    ("alice", "blue_crystal", 1, 150),
+    ("bob", "green_shard", 15, 8),
 ]
 
 
@@ -68,3 +77,13 @@ class Command(BaseCommand):
                     )
             role = "admin" if is_superuser else "merchant staff" if is_staff else "customer"
             self.stdout.write(f"  {username:<10} {password:<20} {role}")
+        self.seed_listings()
+
+    def seed_listings(self):
+        """Market listings for the demo customers, each created once (a rerun finds it, whatever its status)."""
+        User = get_user_model()
+        for username, asset_code, quantity, unit_price in DEMO_LISTINGS:
+            seller = User.objects.get(username=username)
+            if not listings_for_seller(seller_id=seller.pk).filter(asset_id=asset_code).exists():
+                listing_create(seller_id=seller.pk, asset_code=asset_code, quantity=quantity, unit_price=unit_price)
+            self.stdout.write(f"  market: {username} sells {quantity} {asset_code} at {unit_price} DIAMOND each")

@@ -1,0 +1,76 @@
+from rest_framework import serializers
+
+from backpack_site.api import AmountField, StrictIntegerField
+from items.models import ItemType
+from market.models import ListingStatus, ListingType
+
+ORDERINGS = {
+    "-created_at": ("-id",),
+    "created_at": ("id",),
+    "unit_price": ("unit_price", "id"),
+    "-unit_price": ("-unit_price", "-id"),
+}
+
+
+class ListingCreateInputSerializer(serializers.Serializer):
+    asset_code = serializers.CharField(required=False, max_length=32)
+    quantity = AmountField(required=False)
+    item_instance_id = StrictIntegerField(required=False, min_value=1)
+    unit_price = AmountField()
+    price_asset_code = serializers.CharField(required=False, max_length=32, default="DIAMOND")
+
+
+class ListingFilterSerializer(serializers.Serializer):
+    listing_type = serializers.ChoiceField(choices=ListingType.choices, required=False)
+    asset_code = serializers.CharField(required=False, max_length=32)
+    item_type = serializers.ChoiceField(choices=ItemType.choices, required=False)
+    min_price = serializers.IntegerField(required=False, min_value=0)
+    max_price = serializers.IntegerField(required=False, min_value=0)
+    ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False, default="-created_at")
+
+
+class MyListingFilterSerializer(serializers.Serializer):
+    status = serializers.ChoiceField(choices=ListingStatus.choices, required=False)
+
+
+class PurchaseInputSerializer(serializers.Serializer):
+    quantity = AmountField(required=False)
+    # The retry key when the client cannot send an Idempotency-Key header.
+    request_id = serializers.CharField(required=False, max_length=64)
+
+
+class ListingOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    seller_id = serializers.IntegerField()
+    listing_type = serializers.CharField()
+    asset_code = serializers.CharField(allow_null=True)
+    quantity = serializers.IntegerField(allow_null=True)
+    quantity_remaining = serializers.IntegerField(allow_null=True)
+    item_instance_id = serializers.IntegerField(allow_null=True)
+    item_type = serializers.CharField(allow_null=True)
+    item_name = serializers.CharField(allow_null=True)
+    price_asset_code = serializers.CharField()
+    unit_price = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    sold_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class TradeOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    listing_id = serializers.IntegerField()
+    listing_type = serializers.CharField()
+    asset_code = serializers.CharField(allow_null=True)
+    item_instance_id = serializers.IntegerField(allow_null=True)
+    buyer_id = serializers.IntegerField()
+    seller_id = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    unit_price = serializers.IntegerField()
+    price_asset_code = serializers.CharField()
+    total = serializers.IntegerField()
+    fee = serializers.IntegerField()
+    seller_amount = serializers.IntegerField()
+    entry_id = serializers.IntegerField()
+    created_at = serializers.DateTimeField()

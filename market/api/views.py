@@ -1,0 +1,104 @@
+import uuid
+
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.generics import ListAPIView
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from backpack_site.api import NewestFirstCursorPagination
+from market import selectors, services
+from market.api.serializers import (
+    ORDERINGS,
+    ListingCreateInputSerializer,
+    ListingFilterSerializer,
+    ListingOutputSerializer,
+    MyListingFilterSerializer,
+    PurchaseInputSerializer,
+    TradeOutputSerializer,
+)
+
+
+class ListingCursorPagination(NewestFirstCursorPagination):
+    """Cursor pages in the order the view validated (newest first, or by unit price)."""
+
+    def get_ordering(self, request, queryset, view):
+        return getattr(view, "cursor_ordering", self.ordering)
+
+
+@extend_schema(parameters=[ListingFilterSerializer])
+class ListingsView(ListAPIView):
+    serializer_class = ListingOutputSerializer
+    pagination_class = ListingCursorPagination
+
+    def get_queryset(self):
+        filters = ListingFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        options = dict(filters.validated_data)
+        self.cursor_ordering = ORDERINGS[options.pop("ordering")]
+        return selectors.listings_on_sale(**options)
+
+    @extend_schema(request=ListingCreateInputSerializer, responses={201: ListingOutputSerializer})
+    def post(self, request):
+        data = ListingCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        listing = services.listing_create(seller_id=request.user.pk, **data.validated_data)
+        body = selectors.listing_detail(listing_id=listing.pk)
+        return Response(ListingOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+
+
+@extend_schema(parameters=[MyListingFilterSerializer])
+class MyListingsView(ListAPIView):
+    serializer_class = ListingOutputSerializer
+
+    def get_queryset(self):
+        filters = MyListingFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.listings_for_seller(seller_id=self.request.user.pk, **filters.validated_data)
+
+
+class ListingDetailView(APIView):
+    @extend_schema(responses=ListingOutputSerializer)
+    def get(self, request, listing_id):
+        body = selectors.listing_get(listing_id=listing_id, user_id=request.user.pk)
+        return Response(ListingOutputSerializer(body).data)
+
+
+class ListingPurchaseView(APIView):
+    @extend_schema(
+        request=PurchaseInputSerializer,
+        responses={201: TradeOutputSerializer, 200: TradeOutputSerializer},
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
+    )
+    def post(self, request, listing_id):
+        data = PurchaseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        key = request.headers.get("Idempotency-Key") or data.validated_data.get("request_id")
+        if key is not None and not 0 < len(key) <= 64:
+            raise serializers.ValidationError({"Idempotency-Key": ["Between 1 and 64 characters."]})
+        result = services.listing_purchase(
+            listing_id=listing_id,
+            buyer_id=request.user.pk,
+            quantity=data.validated_data.get("quantity"),
+            # Without a key from the client every request is a new purchase.
+            idempotency_key=key or uuid.uuid4().hex,
+        )
+        body = selectors.trade_get(trade_id=result.trade.pk)
+        return Response(
+            TradeOutputSerializer(body).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
+        )
+
+
+class ListingCancelView(APIView):
+    @extend_schema(request=None, responses=ListingOutputSerializer)
+    def post(self, request, listing_id):
+        services.listing_cancel(listing_id=listing_id, actor_id=request.user.pk)
+        body = selectors.listing_detail(listing_id=listing_id)
+        return Response(ListingOutputSerializer(body).data)
+
+
+class TradesView(ListAPIView):
+    serializer_class = TradeOutputSerializer
+
+    def get_queryset(self):
+        return selectors.trades_for_user(user_id=self.request.user.pk)

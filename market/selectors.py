@@ -1,0 +1,105 @@
+"""Reads of the market for the API and the admin: plain dicts, one query per page."""
+
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+
+from market.exceptions import ListingNotFound
+from market.models import ListingStatus, MarketListing, MarketTrade
+
+LISTING_FIELDS = {
+    "asset_code": F("asset_id"),
+    "item_type": F("item_instance__item_type"),
+    "item_name": F("item_instance__name"),
+    "price_asset_code": F("price_asset_id"),
+}
+LISTING_COLUMNS = (
+    "id",
+    "seller_id",
+    "listing_type",
+    "quantity",
+    "quantity_remaining",
+    "item_instance_id",
+    "unit_price",
+    "status",
+    "expires_at",
+    "sold_at",
+    "created_at",
+    "updated_at",
+)
+TRADE_FIELDS = {
+    "listing_type": F("listing__listing_type"),
+    "asset_code": F("listing__asset_id"),
+    "item_instance_id": F("listing__item_instance_id"),
+    "price_asset_code": F("price_asset_id"),
+}
+TRADE_COLUMNS = (
+    "id",
+    "listing_id",
+    "buyer_id",
+    "seller_id",
+    "quantity",
+    "unit_price",
+    "total",
+    "fee",
+    "seller_amount",
+    "entry_id",
+    "created_at",
+)
+
+
+def _listing_rows(queryset) -> QuerySet:
+    return queryset.values(*LISTING_COLUMNS, **LISTING_FIELDS)
+
+
+def listings_on_sale(
+    *,
+    listing_type: str | None = None,
+    asset_code: str | None = None,
+    item_type: str | None = None,
+    min_price: int | None = None,
+    max_price: int | None = None,
+) -> QuerySet:
+    """Listings anyone may buy now, filtered; the caller (the paginator) orders them."""
+    listings = MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__gt=timezone.now())
+    if listing_type:
+        listings = listings.filter(listing_type=listing_type)
+    if asset_code:
+        listings = listings.filter(asset_id=asset_code)
+    if item_type:
+        listings = listings.filter(item_instance__item_type=item_type)
+    if min_price is not None:
+        listings = listings.filter(unit_price__gte=min_price)
+    if max_price is not None:
+        listings = listings.filter(unit_price__lte=max_price)
+    return _listing_rows(listings)
+
+
+def listing_get(*, listing_id: int, user_id: int) -> dict:
+    """One listing as `user_id` may see it: on sale, or theirs as seller or buyer; else not found."""
+    visible = Q(status=ListingStatus.ON_SALE) | Q(seller_id=user_id) | Q(trades__buyer_id=user_id)
+    row = _listing_rows(MarketListing.objects.filter(visible, pk=listing_id)).first()
+    if row is None:
+        raise ListingNotFound(listing_id=listing_id)
+    return row
+
+
+def listing_detail(*, listing_id: int) -> dict:
+    """One listing, whoever asks: for answers right after the caller changed it."""
+    return _listing_rows(MarketListing.objects.filter(pk=listing_id)).get()
+
+
+def listings_for_seller(*, seller_id: int, status: str | None = None) -> QuerySet:
+    listings = MarketListing.objects.filter(seller_id=seller_id)
+    if status:
+        listings = listings.filter(status=status)
+    return _listing_rows(listings)
+
+
+def trades_for_user(*, user_id: int) -> QuerySet:
+    """The user's trades, as buyer or as seller."""
+    trades = MarketTrade.objects.filter(Q(buyer_id=user_id) | Q(seller_id=user_id))
+    return trades.values(*TRADE_COLUMNS, **TRADE_FIELDS)
+
+
+def trade_get(*, trade_id: int) -> dict:
+    return MarketTrade.objects.filter(pk=trade_id).values(*TRADE_COLUMNS, **TRADE_FIELDS).get()

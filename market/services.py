@@ -1,0 +1,295 @@
+"""Every write to the market.
+
+Lock order, as in ledger/services.py: the seller's user row (listing creation only, for
+the open-listing cap), then the listing, then the item, then holds, then balances. A
+purchase is one transaction: the listing row is locked, checked, and everything it moves
+is one balanced ledger entry (plus the item's change of owner for an item listing).
+"""
+
+from datetime import datetime
+from typing import NamedTuple
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError
+from django.utils import timezone
+
+from backpack_site.db import atomic_with_retry
+from items.services import item_lock, item_transfer, item_unlock
+from ledger.exceptions import IdempotencyConflict, UnknownAsset
+from ledger.models import AssetType, SystemAccount
+from ledger.services import (
+    HoldChange,
+    Leg,
+    account_get_or_create,
+    entry_post,
+    hold_create,
+    hold_release,
+    system_account_id,
+)
+from market.exceptions import (
+    AssetNotTradable,
+    CannotBuyOwnListing,
+    InvalidListing,
+    ListingNotFound,
+    ListingNotOnSale,
+    QuantityExceedsRemaining,
+    TooManyOpenListings,
+)
+from market.models import ListingStatus, ListingType, MarketListing, MarketTrade
+
+# No listing may be worth more than this in total, so every total and fee fits a BIGINT.
+MAX_LISTING_VALUE = 10**15
+DEFAULT_PRICE_ASSET = "DIAMOND"
+PURCHASE_BUSINESS_TYPE = "market_purchase"
+
+
+class FeeSplit(NamedTuple):
+    total: int
+    fee: int
+    seller_amount: int
+
+
+class PurchaseResult(NamedTuple):
+    trade: MarketTrade
+    created: bool
+
+
+def fee_split(*, unit_price: int, quantity: int, fee_bps: int) -> FeeSplit:
+    """The price of `quantity` units and its split: fee = floor(total * bps / 10000), integers only."""
+    total = unit_price * quantity
+    fee = total * fee_bps // 10_000
+    return FeeSplit(total=total, fee=fee, seller_amount=total - fee)
+
+
+@atomic_with_retry
+def listing_create(
+    *,
+    seller_id: int,
+    unit_price: int,
+    asset_code: str | None = None,
+    quantity: int | None = None,
+    item_instance_id: int | None = None,
+    price_asset_code: str = DEFAULT_PRICE_ASSET,
+) -> MarketListing:
+    """Put an amount of an asset (frozen under a hold) or one item (locked) on sale."""
+    is_asset = asset_code is not None
+    if is_asset == (item_instance_id is not None):
+        raise InvalidListing("List either an asset with a quantity or one item.")
+    if not is_asset and quantity is not None:
+        raise InvalidListing("An item listing has no quantity.")
+    _require_positive(unit_price=unit_price, quantity=quantity if is_asset else 1)
+    if unit_price * (quantity if is_asset else 1) > MAX_LISTING_VALUE:
+        raise InvalidListing("The listing is worth too much.", max_value=MAX_LISTING_VALUE)
+    assets = {a.pk: a for a in AssetType.objects.filter(pk__in={asset_code, price_asset_code} - {None})}
+    if price_asset_code not in assets or (is_asset and asset_code not in assets):
+        raise UnknownAsset(asset_codes=sorted({asset_code, price_asset_code} - {None} - assets.keys()))
+    if is_asset and asset_code == price_asset_code:
+        raise InvalidListing("The price asset must differ from the listed asset.")
+    if is_asset and not assets[asset_code].is_tradable:
+        raise AssetNotTradable(asset_code=asset_code)
+
+    # The cap is checked under the seller's row lock, so parallel creates cannot pass it together.
+    get_user_model().objects.select_for_update().filter(pk=seller_id).values_list("pk").first()
+    open_count = MarketListing.objects.filter(seller_id=seller_id, status=ListingStatus.ON_SALE).count()
+    if open_count >= settings.MARKET_MAX_OPEN_LISTINGS:
+        raise TooManyOpenListings(limit=settings.MARKET_MAX_OPEN_LISTINGS)
+
+    listing = MarketListing.objects.create(
+        seller_id=seller_id,
+        listing_type=ListingType.ASSET if is_asset else ListingType.ITEM,
+        asset_id=asset_code,
+        quantity=quantity if is_asset else None,
+        quantity_remaining=quantity if is_asset else None,
+        item_instance_id=item_instance_id,
+        price_asset_id=price_asset_code,
+        unit_price=unit_price,
+        expires_at=timezone.now() + settings.MARKET_LISTING_TTL,
+    )
+    if is_asset:
+        hold = hold_create(
+            user_id=seller_id,
+            asset_code=asset_code,
+            amount=quantity,
+            business_type="market_listing",
+            business_id=str(listing.pk),
+        )
+        MarketListing.objects.filter(pk=listing.pk).update(hold=hold)
+        listing.hold = hold
+    else:
+        item_lock(item_id=item_instance_id, locked_by=listing.lock_reference, owner_id=seller_id, actor_id=seller_id)
+    return listing
+
+
+@atomic_with_retry
+def listing_purchase(
+    *, listing_id: int, buyer_id: int, idempotency_key: str, quantity: int | None = None
+) -> PurchaseResult:
+    """Buy `quantity` of an asset listing (or the item of an item listing) in one ledger entry.
+
+    A retry with the same idempotency key returns the original trade and moves nothing.
+    """
+    if not idempotency_key or len(idempotency_key) > 64:
+        raise InvalidListing("An idempotency key of 1 to 64 characters is required.")
+    listing = MarketListing.objects.select_for_update().filter(pk=listing_id).first()
+    if listing is None:
+        raise ListingNotFound(listing_id=listing_id)
+    # After the listing lock: a concurrent retry of the same purchase has committed by now.
+    previous = MarketTrade.objects.filter(buyer_id=buyer_id, idempotency_key=idempotency_key).first()
+    if previous is not None:
+        return PurchaseResult(_replayed(previous, listing, quantity), created=False)
+
+    now = timezone.now()
+    if listing.status != ListingStatus.ON_SALE or listing.expires_at <= now:
+        raise ListingNotOnSale(listing_id=listing.pk, status=listing.status)
+    if listing.seller_id == buyer_id:
+        raise CannotBuyOwnListing(listing_id=listing.pk)
+    quantity = _purchase_quantity(listing, quantity)
+    split = fee_split(unit_price=listing.unit_price, quantity=quantity, fee_bps=settings.MARKET_FEE_BPS)
+
+    # The listing's own writes come first: the ledger entry locks the shared platform-fee
+    # balance, and everything after that lock keeps other purchases waiting until commit.
+    remaining = listing.quantity_remaining - quantity if listing.listing_type == ListingType.ASSET else None
+    sold = remaining in (0, None)
+    MarketListing.objects.filter(pk=listing.pk, status=ListingStatus.ON_SALE).update(
+        quantity_remaining=remaining,
+        status=ListingStatus.SOLD if sold else ListingStatus.ON_SALE,
+        sold_at=now if sold else None,
+        updated_at=now,
+    )
+    if listing.listing_type == ListingType.ITEM:
+        item_transfer(
+            item_id=listing.item_instance_id, locked_by=listing.lock_reference, to_owner_id=buyer_id, actor_id=buyer_id
+        )
+    legs = _purchase_legs(listing, buyer_id, quantity, split)
+    result = entry_post(
+        business_type=PURCHASE_BUSINESS_TYPE,
+        business_id=f"{listing.pk}:{buyer_id}:{idempotency_key}",
+        legs=legs,
+        hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
+        meta={"listing_id": listing.pk, "quantity": quantity},
+    )
+    try:
+        trade = MarketTrade.objects.create(
+            listing=listing,
+            buyer_id=buyer_id,
+            seller_id=listing.seller_id,
+            quantity=quantity,
+            unit_price=listing.unit_price,
+            price_asset_id=listing.price_asset_id,
+            total=split.total,
+            fee=split.fee,
+            seller_amount=split.seller_amount,
+            entry=result.entry,
+            idempotency_key=idempotency_key,
+        )
+    except IntegrityError:
+        # The same key went through concurrently on another listing: not a retry of this one.
+        # No savepoint is needed: the whole purchase rolls back with this error.
+        raise IdempotencyConflict(idempotency_key=idempotency_key) from None
+    return PurchaseResult(trade, created=True)
+
+
+def _replayed(trade: MarketTrade, listing: MarketListing, quantity: int | None) -> MarketTrade:
+    if trade.listing_id != listing.pk or (quantity is not None and quantity != trade.quantity):
+        raise IdempotencyConflict(idempotency_key=trade.idempotency_key)
+    return trade
+
+
+def _purchase_quantity(listing: MarketListing, quantity: int | None) -> int:
+    if listing.listing_type == ListingType.ITEM:
+        if quantity not in (None, 1):
+            raise InvalidListing("An item listing is bought whole.")
+        return 1
+    if quantity is None:
+        raise InvalidListing("Give the quantity to buy.")
+    _require_positive(quantity=quantity)
+    if quantity > listing.quantity_remaining:
+        raise QuantityExceedsRemaining(remaining=listing.quantity_remaining, quantity=quantity)
+    return quantity
+
+
+def _purchase_legs(listing: MarketListing, buyer_id: int, quantity: int, split: FeeSplit) -> list[Leg]:
+    """The counter legs of a purchase; the seller's frozen leg comes from the hold change."""
+    buyer = account_get_or_create(user_id=buyer_id).pk
+    seller = account_get_or_create(user_id=listing.seller_id).pk
+    price = listing.price_asset_id
+    parts = [
+        (buyer, price, -split.total),
+        (seller, price, split.seller_amount),
+        (system_account_id(SystemAccount.PLATFORM_FEE) if split.fee else None, price, split.fee),
+    ]
+    if listing.listing_type == ListingType.ASSET:
+        parts.append((buyer, listing.asset_id, quantity))
+    # A zero part (no fee, or a 100 % fee) moves nothing, and a leg must move something.
+    return [
+        Leg(account_id=account, asset_code=code, delta_available=amount) for account, code, amount in parts if amount
+    ]
+
+
+@atomic_with_retry
+def listing_cancel(*, listing_id: int, actor_id: int) -> MarketListing:
+    """The seller (or staff) takes a listing off sale: the hold is released or the item unlocked."""
+    listing = MarketListing.objects.select_for_update().filter(pk=listing_id).first()
+    if listing is None:
+        raise ListingNotFound(listing_id=listing_id)
+    if listing.seller_id != actor_id and not get_user_model().objects.filter(pk=actor_id, is_staff=True).exists():
+        raise ListingNotFound(listing_id=listing_id)
+    return _close(listing, ListingStatus.CANCELLED, actor_id=actor_id)
+
+
+def listings_expire(*, now: datetime | None = None, batch_size: int = 200) -> int:
+    """Expire every listing on sale past its expiry time, releasing what it held. Returns the count.
+
+    Ids are read in batches; each listing is closed in its own short transaction under its
+    row lock, so a listing bought or cancelled meanwhile is skipped.
+    """
+    now = now or timezone.now()
+    expired = 0
+    after_id = 0
+    while True:
+        ids = list(
+            MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now, pk__gt=after_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        for listing_id in ids:
+            expired += _expire_one(listing_id, now)
+        if len(ids) < batch_size:
+            return expired
+        after_id = ids[-1]
+
+
+@atomic_with_retry
+def _expire_one(listing_id: int, now: datetime) -> int:
+    listing = MarketListing.objects.select_for_update().get(pk=listing_id)
+    if listing.status != ListingStatus.ON_SALE or listing.expires_at > now:
+        return 0
+    _close(listing, ListingStatus.EXPIRED, actor_id=None)
+    return 1
+
+
+def _close(listing: MarketListing, status: ListingStatus, *, actor_id: int | None) -> MarketListing:
+    """Take a locked listing off sale and give back what it rests on (inside the caller's transaction)."""
+    if listing.status != ListingStatus.ON_SALE:
+        raise ListingNotOnSale(listing_id=listing.pk, status=listing.status)
+    MarketListing.objects.filter(pk=listing.pk, status=ListingStatus.ON_SALE).update(
+        status=status, updated_at=timezone.now()
+    )
+    if listing.listing_type == ListingType.ASSET:
+        hold_release(
+            hold_id=listing.hold_id,
+            business_type=f"market_listing_{status}",
+            business_id=str(listing.pk),
+            meta={"listing_id": listing.pk},
+        )
+    else:
+        item_unlock(item_id=listing.item_instance_id, locked_by=listing.lock_reference, actor_id=actor_id)
+    listing.refresh_from_db()
+    return listing
+
+
+def _require_positive(**values) -> None:
+    for name, value in values.items():
+        if type(value) is not int or value <= 0:
+            raise InvalidListing(f"{name} is a positive integer.", **{name: repr(value)})

@@ -1,0 +1,114 @@
+from datetime import timedelta
+
+import pytest
+from django.core.management import call_command
+from django.test import override_settings
+
+from backpack_site.schedule import PERIODIC_TASKS
+from market.models import ListingStatus, MarketListing
+from market.services import listing_create, listing_purchase
+from market.tasks import expire_listings
+from tests.conftest import grant
+from tests.factories import StaffFactory
+from tests.market.helpers import frozen, give_item
+
+pytestmark = pytest.mark.django_db
+
+CHANGELIST = "/admin/market/marketlisting/"
+
+
+@pytest.fixture
+def seller(user):
+    grant(user, "red_shard", 100)
+    return user
+
+
+@pytest.fixture
+def admin_client(client):
+    client.force_login(StaffFactory(is_superuser=True))
+    return client
+
+
+def test_admin_lists_and_searches_listings(admin_client, seller):
+    listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
+
+    found = admin_client.get(CHANGELIST, {"q": seller.username})
+    missed = admin_client.get(CHANGELIST, {"q": "nobody-by-this-name"})
+
+    assert found.status_code == 200
+    assert f"/admin/market/marketlisting/{listing.pk}/change/" in found.content.decode()
+    assert f"/admin/market/marketlisting/{listing.pk}/change/" not in missed.content.decode()
+
+
+def test_admin_is_read_only(admin_client, seller):
+    listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
+
+    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+    assert admin_client.post(f"{CHANGELIST}{listing.pk}/change/", {"unit_price": 1}).status_code == 403
+    assert admin_client.get("/admin/market/markettrade/").status_code == 200
+
+
+def test_delist_action_cancels_through_the_service_and_releases(admin_client, seller, other_user):
+    grant(other_user, "DIAMOND", 100)
+    asset_listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
+    item = give_item(seller)
+    item_listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=9)
+    sold = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=1, unit_price=9)
+    listing_purchase(listing_id=sold.pk, buyer_id=other_user.pk, quantity=1, idempotency_key="k")
+
+    response = admin_client.post(
+        CHANGELIST, {"action": "delist", "_selected_action": [asset_listing.pk, item_listing.pk, sold.pk]}
+    )
+
+    assert response.status_code == 302
+    statuses = dict(MarketListing.objects.values_list("pk", "status"))
+    assert statuses == {
+        asset_listing.pk: ListingStatus.CANCELLED,
+        item_listing.pk: ListingStatus.CANCELLED,
+        sold.pk: ListingStatus.SOLD,
+    }
+    assert frozen(seller, "red_shard") == 0
+    item.refresh_from_db()
+    assert item.locked_by is None
+
+
+def test_staff_without_the_permission_cannot_delist(client, seller):
+    client.force_login(StaffFactory())
+    listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
+
+    client.post(CHANGELIST, {"action": "delist", "_selected_action": [listing.pk]})
+
+    assert MarketListing.objects.get(pk=listing.pk).status == ListingStatus.ON_SALE
+
+
+@override_settings(MARKET_LISTING_TTL=timedelta(seconds=-1))
+def test_expire_listings_command_releases_what_expired(seller, capsys):
+    listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
+
+    call_command("expire_listings")
+
+    assert "expired 1 listing(s)" in capsys.readouterr().out
+    assert frozen(seller, "red_shard") == 0
+
+
+@override_settings(MARKET_LISTING_TTL=timedelta(seconds=-1))
+def test_the_hourly_task_expires_listings_and_is_scheduled(seller):
+    listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
+
+    assert expire_listings.apply().get() == 1
+    assert frozen(seller, "red_shard") == 0
+    assert [(p.task, p.hour) for p in PERIODIC_TASKS if p.name == "expire listings"] == [
+        ("market.tasks.expire_listings", "*")
+    ]
+
+
+def test_seed_demo_puts_a_few_listings_on_sale_once():
+    call_command("seed_demo", "--force")
+    call_command("seed_demo", "--force")
+
+    on_sale = MarketListing.objects.filter(status=ListingStatus.ON_SALE)
+    assert sorted(on_sale.values_list("seller__username", "asset_id", "quantity_remaining")) == [
+        ("alice", "blue_crystal", 1),
+        ("alice", "red_shard", 10),
+        ("bob", "green_shard", 15),
+    ]

@@ -1,0 +1,69 @@
+"""The fee split as properties over prices, quantities and fee rates."""
+
+import pytest
+from django.db.models import Sum
+from django.test import override_settings
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from ledger.models import Balance, SystemAccount
+from ledger.services import system_account_id
+from market.services import MAX_LISTING_VALUE, fee_split, listing_create, listing_purchase
+from tests.conftest import grant
+from tests.factories import UserFactory
+from tests.market.helpers import available
+
+unit_prices = st.integers(min_value=1, max_value=10**7)
+quantities = st.integers(min_value=1, max_value=10**6)
+fee_rates = st.integers(min_value=0, max_value=10_000)
+
+
+@given(unit_price=unit_prices, quantity=quantities, fee_bps=fee_rates)
+def test_fee_split_is_exact_in_integers(unit_price, quantity, fee_bps):
+    split = fee_split(unit_price=unit_price, quantity=quantity, fee_bps=fee_bps)
+
+    assert split.total == unit_price * quantity
+    assert split.seller_amount + split.fee == split.total
+    assert 0 <= split.fee <= split.total
+    # floor(total * bps / 10000), checked without division
+    assert split.fee * 10_000 <= split.total * fee_bps < (split.fee + 1) * 10_000
+
+
+def total_in_circulation(asset_code: str) -> int:
+    sums = Balance.objects.filter(asset_id=asset_code).aggregate(a=Sum("available_amount"), f=Sum("frozen_amount"))
+    return (sums["a"] or 0) + (sums["f"] or 0)
+
+
+def fee_account_balance(asset_code: str) -> int:
+    row = Balance.objects.filter(account_id=system_account_id(SystemAccount.PLATFORM_FEE), asset_id=asset_code).first()
+    return row.available_amount if row else 0
+
+
+@pytest.mark.django_db
+@settings(max_examples=30, deadline=None)
+@given(
+    unit_price=st.integers(min_value=1, max_value=10**6),
+    listed=st.integers(min_value=1, max_value=1000),
+    bought=st.integers(min_value=1, max_value=1000),
+    fee_bps=fee_rates,
+)
+def test_a_purchase_moves_the_price_between_buyer_seller_and_fee_account_only(unit_price, listed, bought, fee_bps):
+    bought = min(bought, listed)
+    seller, buyer = UserFactory(), UserFactory()
+    grant(seller, "green_shard", listed)
+    grant(buyer, "DIAMOND", unit_price * bought)
+    listing = listing_create(seller_id=seller.pk, asset_code="green_shard", quantity=listed, unit_price=unit_price)
+    circulation = total_in_circulation("DIAMOND")
+    fee_before = fee_account_balance("DIAMOND")
+
+    with override_settings(MARKET_FEE_BPS=fee_bps):
+        trade = listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, quantity=bought, idempotency_key="k").trade
+
+    assert trade.total == unit_price * bought <= MAX_LISTING_VALUE
+    assert trade.seller_amount + trade.fee == trade.total
+    assert trade.fee == trade.total * fee_bps // 10_000
+    assert available(buyer) == 0
+    assert available(seller) == trade.seller_amount
+    assert fee_account_balance("DIAMOND") - fee_before == trade.fee
+    assert total_in_circulation("DIAMOND") == circulation
+    assert available(buyer, "green_shard") == bought
