@@ -7,12 +7,12 @@ from django.db.models import Sum
 
 from items.models import ItemInstance, ItemStatus
 from ledger.models import Hold
+from ledger.reconciliation import ledger_discrepancies
 from market.exceptions import ListingNotOnSale, QuantityExceedsRemaining
 from market.models import ListingStatus, MarketListing, MarketTrade
 from market.services import PurchaseResult, listing_create, listing_purchase
 from tests.conftest import grant, run_in_threads
 from tests.factories import UserFactory
-from tests.ledger.invariants import ledger_problems
 from tests.market.helpers import available, frozen, give_item
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -41,7 +41,7 @@ def test_32_buyers_racing_for_one_item_make_exactly_one_trade():
     assert MarketListing.objects.get(pk=listing.pk).status == ListingStatus.SOLD
     assert sum(available(b) for b in buyers) == 32 * 1000 - 700
     assert available(seller) == 700 - 35
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_concurrent_partial_purchases_never_sell_more_than_listed():
@@ -78,4 +78,4 @@ def test_concurrent_partial_purchases_never_sell_more_than_listed():
     assert sum(available(b, "red_crystal") for b in buyers) == sold
     assert available(seller, "red_crystal") == 10
     assert (listing.status == ListingStatus.SOLD) == (listing.quantity_remaining == 0)
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []

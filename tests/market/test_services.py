@@ -10,6 +10,7 @@ from items.models import ItemInstance, ItemStatus
 from items.services import item_lock
 from ledger.exceptions import IdempotencyConflict, InsufficientBalance, UnknownAsset
 from ledger.models import Balance, Hold, HoldStatus, JournalEntry, SystemAccount
+from ledger.reconciliation import ledger_discrepancies
 from ledger.services import system_account_id
 from market.exceptions import (
     AssetNotTradable,
@@ -24,7 +25,6 @@ from market.models import ListingStatus, ListingType, MarketListing, MarketTrade
 from market.services import listing_cancel, listing_create, listing_purchase, listings_expire
 from tests.conftest import grant
 from tests.factories import StaffFactory, UserFactory
-from tests.ledger.invariants import ledger_problems
 from tests.market.helpers import available, frozen, give_item
 
 pytestmark = pytest.mark.django_db
@@ -76,7 +76,7 @@ def test_asset_listing_freezes_the_quantity_under_a_hold(seller):
     assert listing.price_asset_id == "DIAMOND"
     assert (listing.hold.remaining, listing.hold.status) == (10, HoldStatus.OPEN)
     assert (available(seller, "red_shard"), frozen(seller, "red_shard")) == (90, 10)
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_item_listing_locks_the_item_by_the_listing(user):
@@ -208,7 +208,7 @@ def test_partial_purchase_moves_everything_in_one_entry(seller, buyer, shard_lis
     assert shard_listing.hold.remaining == 6
     assert trade.entry.business_type == "market_purchase"
     assert trade.entry.legs.count() == 5
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_buying_what_remains_sells_the_listing(seller, buyer, shard_listing):
@@ -222,7 +222,7 @@ def test_buying_what_remains_sells_the_listing(seller, buyer, shard_listing):
     assert shard_listing.hold.status == HoldStatus.SETTLED
     assert frozen(seller, "red_shard") == 0
     assert available(buyer, "red_shard") == 10
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_item_purchase_gives_the_item_to_the_buyer(seller, buyer):
@@ -237,7 +237,7 @@ def test_item_purchase_gives_the_item_to_the_buyer(seller, buyer):
     assert listing.status == ListingStatus.SOLD
     assert (trade.quantity, trade.total, trade.fee, trade.seller_amount) == (1, 999, 49, 950)
     assert (available(buyer), available(seller), fee_balance()) == (10_000 - 999, 950, 49)
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_buying_your_own_listing_is_refused(seller, shard_listing):
@@ -360,7 +360,7 @@ def test_without_a_fee_the_seller_gets_everything_and_the_fee_account_is_untouch
     assert available(seller) == 90
     assert not Balance.objects.filter(account_id=system_account_id(SystemAccount.PLATFORM_FEE)).exists()
     assert trade.entry.legs.count() == 4
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_the_fee_is_rounded_down_in_the_sellers_favour(seller, buyer):
@@ -386,7 +386,7 @@ def test_cancel_releases_exactly_what_remains_held(seller, buyer, shard_listing)
     assert listing.quantity_remaining == 6
     assert (available(seller, "red_shard"), frozen(seller, "red_shard")) == (96, 0)
     assert Hold.objects.get(pk=listing.hold_id).status == HoldStatus.RELEASED
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_cancel_unlocks_the_item(user):
@@ -435,7 +435,7 @@ def test_expiry_releases_holds_and_locks_of_listings_past_their_time(seller, buy
     assert (shard_listing.status, item_listing.status) == (ListingStatus.EXPIRED, ListingStatus.EXPIRED)
     assert (available(seller, "red_shard"), frozen(seller, "red_shard")) == (97, 0)
     assert (item.status, item.locked_by) == (ItemStatus.AVAILABLE, None)
-    assert ledger_problems() == []
+    assert ledger_discrepancies() == []
 
 
 def test_expiry_leaves_fresh_listings_on_sale(seller, shard_listing):
