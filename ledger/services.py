@@ -147,23 +147,41 @@ def entry_post(
     keys |= {(hold.account_id, hold.asset_id) for hold in holds.values()}
     balances = _lock_balances(keys)
 
-    try:
-        with transaction.atomic():
-            entry = JournalEntry.objects.create(
-                business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta
-            )
-    except IntegrityError:
-        # A concurrent duplicate committed while we waited for the locks: end as a replay.
-        existing = JournalEntry.objects.get(business_type=business_type, business_id=business_id)
+    # Under the locks: a concurrent duplicate (same legs, so the same locks) has committed by now.
+    existing = JournalEntry.objects.filter(business_type=business_type, business_id=business_id).first()
+    if existing is not None:
         return PostResult(_replayed(existing, fingerprint), created=False)
+    try:
+        entry = JournalEntry.objects.create(
+            business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta
+        )
+    except IntegrityError:  # the same key with other legs, committed meanwhile
+        raise IdempotencyConflict(business_type=business_type, business_id=business_id) from None
 
     all_legs = list(legs) + [_apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
     _check_balanced(all_legs)
     rows = _apply_legs(entry, all_legs, balances)
-    Balance.objects.bulk_update(balances.values(), ["available_amount", "frozen_amount", "updated_at"])
-    Hold.objects.bulk_update([holds[c.hold_id] for c in hold_changes], ["remaining", "status", "updated_at"])
+    _save_balances(balances.values())
+    for change in hold_changes:
+        hold = holds[change.hold_id]
+        Hold.objects.filter(pk=hold.pk).update(remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
     JournalLeg.objects.bulk_create(rows)
     return PostResult(entry, created=True)
+
+
+def _save_balances(balances) -> None:
+    """Write locked balance rows back in one statement (an upsert on their ids).
+
+    bulk_update compiles a CASE per row and field: a quarter of the time of a posting.
+    """
+    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target; SQLite's ON CONFLICT needs one.
+    target = {"unique_fields": ["id"]} if connection.features.supports_update_conflicts_with_target else {}
+    Balance.objects.bulk_create(
+        list(balances),
+        update_conflicts=True,
+        update_fields=["available_amount", "frozen_amount", "updated_at"],
+        **target,
+    )
 
 
 @atomic_with_retry
@@ -202,17 +220,7 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
             entry = created[(spec.business_type, spec.business_id)]
             rows.extend(_apply_legs(entry, spec.legs, balances))
             results[(spec.business_type, spec.business_id)] = PostResult(entry, created=True)
-        # One upsert of the locked rows: a CASE per row and field (bulk_update) was a quarter of a migration.
-        # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target; SQLite's ON CONFLICT needs one.
-        target = (
-            {"unique_fields": ["account", "asset"]} if connection.features.supports_update_conflicts_with_target else {}
-        )
-        Balance.objects.bulk_create(
-            balances.values(),
-            update_conflicts=True,
-            update_fields=["available_amount", "frozen_amount", "updated_at"],
-            **target,
-        )
+        _save_balances(balances.values())
         JournalLeg.objects.bulk_create(rows, batch_size=2000)
     return [results[(spec.business_type, spec.business_id)] for spec in entries]
 
@@ -378,20 +386,25 @@ def _accounts_with_known_assets(keys: set[tuple[int, str]]) -> dict[int, Account
 
 
 def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock the balance rows one by one in the global order, creating missing ones."""
-    accounts = _accounts_with_known_assets(keys)
+    """Lock the balance rows one by one in the global order, creating missing ones race-free."""
     balances = {}
     for account_id, asset_code in sorted(keys):
         lookup = {"account_id": account_id, "asset_id": asset_code}
         balance = Balance.objects.select_for_update().filter(**lookup).first()
         if balance is None:
-            try:
-                with transaction.atomic():
-                    balance = Balance.objects.create(allows_negative=accounts[account_id].is_system, **lookup)
-            except IntegrityError:
-                balance = Balance.objects.select_for_update().get(**lookup)
+            balance = _balance_create(account_id, asset_code)
         balances[(account_id, asset_code)] = balance
     return balances
+
+
+def _balance_create(account_id: int, asset_code: str) -> Balance:
+    account = _accounts_with_known_assets({(account_id, asset_code)})[account_id]
+    lookup = {"account_id": account_id, "asset_id": asset_code}
+    try:
+        with transaction.atomic():
+            return Balance.objects.create(allows_negative=account.is_system, **lookup)
+    except IntegrityError:  # created by a concurrent transaction: wait for it and lock it
+        return Balance.objects.select_for_update().get(**lookup)
 
 
 def _counterparty(business_type: str, delta: int) -> SystemAccount:
@@ -440,14 +453,13 @@ def transfer(
     _require_positive(amount)
     if from_user_id == to_user_id:
         raise InvalidEntry("Cannot transfer to the same user.")
-    source = account_get_or_create(user_id=from_user_id)
-    target = account_get_or_create(user_id=to_user_id)
+    accounts = accounts_for_users(user_ids={from_user_id, to_user_id})
     return entry_post(
         business_type=business_type,
         business_id=business_id,
         legs=[
-            Leg(account_id=source.pk, asset_code=asset_code, delta_available=-amount),
-            Leg(account_id=target.pk, asset_code=asset_code, delta_available=amount),
+            Leg(account_id=accounts[from_user_id], asset_code=asset_code, delta_available=-amount),
+            Leg(account_id=accounts[to_user_id], asset_code=asset_code, delta_available=amount),
         ],
         meta=meta,
     )
