@@ -17,4 +17,5 @@ class Periodic:
 
 PERIODIC_TASKS = [
     Periodic(name="expire items", task="items.tasks.expire_items", minute="5"),
+    Periodic(name="expire redemption orders", task="redemption.tasks.expire_redemption_orders", minute="0"),
 ]

@@ -160,3 +160,23 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# Redemption
+REDEMPTION_CODE_SECRET = os.environ.get("REDEMPTION_CODE_SECRET")
+if not REDEMPTION_CODE_SECRET:
+    if not DEBUG:
+        raise ImproperlyConfigured("REDEMPTION_CODE_SECRET must be set when DEBUG is off.")
+    REDEMPTION_CODE_SECRET = "dev-only-redemption-code-secret-do-not-use-in-production"
+REDEMPTION_ORDER_TTL_DAYS = int(os.environ.get("REDEMPTION_ORDER_TTL_DAYS", "30"))
+REDEMPTION_FAILURE_LIMIT = int(os.environ.get("REDEMPTION_FAILURE_LIMIT", "10"))
+REDEMPTION_FAILURE_WINDOW_SECONDS = int(os.environ.get("REDEMPTION_FAILURE_WINDOW_SECONDS", "600"))
+# Failure counters must be shared by every process: Redis in production (CACHE_URL),
+# a per-process memory cache in development and tests.
+CACHE_URL = os.environ.get("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "backpack"}
+    )
+}

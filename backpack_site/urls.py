@@ -20,6 +20,7 @@ api_v4 = [
     path("auth/token", TokenObtainPairView.as_view(), name="token-obtain"),
     path("auth/token/refresh", TokenRefreshView.as_view(), name="token-refresh"),
     path("", include("ledger.api.urls")),
+    path("", include("redemption.api.urls")),
 ]
 
 urlpatterns = [
