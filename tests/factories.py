@@ -15,3 +15,11 @@ class UserFactory(factory.django.DjangoModelFactory):
 
 class StaffFactory(UserFactory):
     is_staff = True
+
+
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "redemption.Merchant"
+
+    code = factory.Sequence(lambda n: f"M{n:04d}")
+    name = factory.Sequence(lambda n: f"Merchant {n}")
