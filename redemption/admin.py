@@ -25,6 +25,12 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Staff added here also get the verify page (the "merchant staff" group).
+        for user in form.instance.staff.all():
+            services.merchant_staff_add(merchant_id=form.instance.pk, user_id=user.pk)
+
 
 @admin.register(RedemptionOrder)
 class RedemptionOrderAdmin(ReadOnlyModelAdmin):

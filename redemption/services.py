@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
@@ -50,6 +51,7 @@ from redemption.models import (
 logger = logging.getLogger(__name__)
 
 LOCK_PREFIX = "redemption:"
+MERCHANT_STAFF_GROUP = "merchant staff"  # created by migration 0002
 CODE_ATTEMPTS = 3
 
 REFUSAL_OUTCOMES = {
@@ -341,3 +343,18 @@ def _attempt_record(
     RedemptionAttempt.objects.create(
         kind=kind, outcome=outcome, staff_user_id=staff_user_id, ip=ip, order_id=order_pk, merchant=merchant
     )
+
+
+@atomic_with_retry
+def merchant_get_or_create(*, code: str, name: str) -> Merchant:
+    """The merchant with this code, created active when it does not exist yet."""
+    merchant, _ = Merchant.objects.get_or_create(code=code, defaults={"name": name})
+    return merchant
+
+
+@atomic_with_retry
+def merchant_staff_add(*, merchant_id: int, user_id: int) -> None:
+    """Make a user staff of a merchant, with the admin permission to verify codes (idempotent)."""
+    Merchant.staff.through.objects.get_or_create(merchant_id=merchant_id, user_id=user_id)
+    group = Group.objects.get(name=MERCHANT_STAFF_GROUP)
+    group.user_set.add(user_id)

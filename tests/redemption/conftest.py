@@ -1,10 +1,10 @@
 import itertools
 
 import pytest
-from django.contrib.auth.models import Group
 from django.core.cache import cache
 
 from items.services import item_grant
+from redemption.services import merchant_staff_add
 from tests.factories import MerchantFactory, StaffFactory
 
 _item_refs = itertools.count(1)
@@ -27,8 +27,7 @@ def give_item(owner, *, item_type: str = "voucher", merchant_code: str | None = 
 
 def make_staff(merchant):
     staff = StaffFactory()
-    merchant.staff.add(staff)
-    staff.groups.add(Group.objects.get(name="merchant staff"))
+    merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
     return staff
 
 
