@@ -7,7 +7,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from items.services import item_grant
 from ledger.services import balance_change
+from redemption.services import merchant_get_or_create, merchant_staff_add
 
 DEMO_USERS = [
     # username, password, is_staff, is_superuser, grants
@@ -29,11 +31,13 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates users with known passwords; it runs only with DEBUG on (or --force).")
         User = get_user_model()
         self.stdout.write("Demo logins (username / password):")
+        users = {}
         for username, password, is_staff, is_superuser, grants in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username)
             user.is_staff, user.is_superuser = is_staff, is_superuser
             user.set_password(password)
             user.save()
+            users[username] = user
             for asset_code, amount in grants.items():
                 balance_change(
                     user_id=user.pk,
@@ -44,3 +48,18 @@ class Command(BaseCommand):
                 )
             role = "admin" if is_superuser else "merchant staff" if is_staff else "customer"
             self.stdout.write(f"  {username:<10} {password:<20} {role}")
+        self.seed_redemption(users)
+
+    def seed_redemption(self, users):
+        merchant = merchant_get_or_create(code="DEMO01", name="Demo Noodle House")
+        merchant_staff_add(merchant_id=merchant.pk, user_id=users["merchant"].pk)
+        item_grant(
+            owner_id=users["alice"].pk,
+            item_type="voucher",
+            name="Beef noodles voucher",
+            source="seed_demo",
+            source_ref="alice:voucher-DEMO01",
+            meta={"description": "One bowl of beef noodles", "value": 3800, "icon": "🍜"},
+            merchant_code=merchant.code,
+        )
+        self.stdout.write(f"Merchant {merchant.code} ({merchant.name}): staff 'merchant'; alice has a voucher for it.")
