@@ -71,13 +71,13 @@ def verification_body(verification: services.Verification) -> dict:
 
 class MerchantVerifyView(APIView):
     permission_classes = [IsAuthenticated, IsMerchantStaff]
-    action = None
+    service = None
 
     @extend_schema(request=CodeInputSerializer, responses=VerificationOutputSerializer)
     def post(self, request):
         data = CodeInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        verification = self.action(
+        verification = self.service(
             code=data.validated_data["code"],
             merchant_code=data.validated_data.get("merchant_code"),
             staff_user_id=request.user.pk,
@@ -87,8 +87,8 @@ class MerchantVerifyView(APIView):
 
 
 class MerchantLookupView(MerchantVerifyView):
-    action = staticmethod(services.order_lookup)
+    service = staticmethod(services.order_lookup)
 
 
 class MerchantFulfilView(MerchantVerifyView):
-    action = staticmethod(services.order_fulfil)
+    service = staticmethod(services.order_fulfil)

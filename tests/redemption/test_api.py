@@ -186,3 +186,10 @@ def test_too_many_failures_are_a_429(api, client_for, voucher, staff):
     assert response.status_code == 429
     assert error_code(response) == "too_many_attempts"
     assert response.json()["error"]["details"]["retry_after_seconds"] > 0
+
+
+def test_the_endpoints_are_in_the_openapi_schema(client):
+    schema = client.get("/api/schema/").content.decode()
+
+    for path in ("/api/v4/items/{item_id}/redemption-orders", LOOKUP, FULFIL, "/api/v4/redemption-orders"):
+        assert path in schema
