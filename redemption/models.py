@@ -69,12 +69,8 @@ class RedemptionOrder(models.Model):
                 name="redemption_pending_item_iff_pending",
             ),
             models.CheckConstraint(
-                condition=Q(
-                    status=OrderStatus.FULFILLED,
-                    fulfilled_at__isnull=False,
-                    redeemer__isnull=False,
-                    merchant__isnull=False,
-                )
+                # Redeemer and merchant stay optional: orders migrated as history may lack them.
+                condition=Q(status=OrderStatus.FULFILLED, fulfilled_at__isnull=False)
                 | (~Q(status=OrderStatus.FULFILLED) & Q(fulfilled_at__isnull=True)),
                 name="redemption_fulfilled_iff_fulfilled_at",
             ),

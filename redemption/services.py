@@ -302,7 +302,9 @@ def _redeemable_at(order: RedemptionOrder, merchants: list[Merchant]) -> Merchan
     restricted_to = order.item_instance.merchant_code
     merchant = next((m for m in merchants if m.code == restricted_to), merchants[0])
     if order.status == OrderStatus.FULFILLED:
-        used_at = Merchant.objects.filter(pk=order.merchant_id).values_list("name", flat=True).first()
+        used_at = (
+            Merchant.objects.filter(pk=order.merchant_id).values_list("name", flat=True).first() or "another merchant"
+        )
         raise _refusal(
             CodeAlreadyUsed(
                 f"The code was already used at {_when(order.fulfilled_at)} by {used_at}.",
