@@ -76,3 +76,18 @@ def test_customers_are_sent_to_the_login_page(user):
 
     assert response.status_code == 302
     assert "/admin/login/" in response["Location"]
+
+
+def test_staff_an_admin_adds_to_a_merchant_get_the_verify_permission():
+    admin_user = StaffFactory(is_superuser=True)
+    cashier = StaffFactory()
+
+    response = logged_in(admin_user).post(
+        "/admin/redemption/merchant/add/",
+        {"code": "TEAHOUSE", "name": "Tea House", "active": "on", "staff": [cashier.pk]},
+    )
+
+    assert response.status_code == 302
+    cashier = type(cashier).objects.get(pk=cashier.pk)
+    assert cashier.has_perm("redemption.verify_code")
+    assert list(cashier.merchants.values_list("code", flat=True)) == ["TEAHOUSE"]
