@@ -193,3 +193,17 @@ def test_the_endpoints_are_in_the_openapi_schema(client):
 
     for path in ("/api/v4/items/{item_id}/redemption-orders", LOOKUP, FULFIL, "/api/v4/redemption-orders"):
         assert path in schema
+
+
+def test_the_list_takes_one_query_whatever_its_length(api, user, django_assert_num_queries):
+    for _ in range(7):
+        api.post(create_url(give_item(user)))
+
+    with django_assert_num_queries(1):
+        response = api.get("/api/v4/redemption-orders", {"page_size": 3})
+    with django_assert_num_queries(1):
+        longer = api.get("/api/v4/redemption-orders")
+
+    assert len(response.json()["results"]) == 3
+    assert len(longer.json()["results"]) == 7
+    assert longer.json()["results"][0]["merchant"] is None
