@@ -3,14 +3,18 @@
 Creates its own data under a unique prefix (customers, a merchant with staff, vouchers
 and pending orders, all through the services), then fulfils the codes with 1, 4 and 16
 threads, each on its own connection. The data stays, marked by the prefix.
+
+Threads of one Python process share the GIL, so `--processes 2,4` adds rows with that
+many worker processes (how the site runs: stateless processes behind a load balancer).
 """
 
 import logging
+import multiprocessing
 import statistics
 import threading
 import time
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
@@ -27,29 +31,33 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--threads", default="1,4,16", help="Comma-separated thread counts.")
-        parser.add_argument("--fulfils", type=int, default=2000, help="Fulfils measured per thread count.")
+        parser.add_argument("--processes", default="", help="Comma-separated process counts (optional rows).")
+        parser.add_argument("--fulfils", type=int, default=2000, help="Fulfils measured per row.")
 
-    def handle(self, *args, threads, fulfils, **options):
-        thread_counts = [int(count) for count in threads.split(",")]
+    def handle(self, *args, threads, processes, fulfils, **options):
+        rows = [("threads", int(count)) for count in threads.split(",") if count]
+        rows += [("processes", int(count)) for count in processes.split(",") if count]
         prefix = f"bench-{uuid.uuid4().hex[:8]}"
         for name in QUIET_LOGGERS:
             logging.getLogger(name).setLevel(logging.WARNING)
         self.stdout.write(f"{connection.vendor} {connection.settings_dict['NAME']}, data prefix {prefix}")
 
         started = time.perf_counter()
-        staff_ids, codes = self.prepare(prefix, staff=max(thread_counts), orders=fulfils * len(thread_counts))
+        staff_ids, codes = self.prepare(prefix, staff=max(count for _, count in rows), orders=fulfils * len(rows))
         self.stdout.write(f"prepared {len(codes)} pending orders in {time.perf_counter() - started:.1f} s")
 
         self.stdout.write(
-            f"{'threads':>7}  {'fulfils':>7}  {'seconds':>7}  {'fulfils/s':>9}  {'p50 ms':>7}  {'p95 ms':>7}"
+            f"{'workers':>13}  {'fulfils':>7}  {'seconds':>7}  {'fulfils/s':>9}  {'p50 ms':>7}  {'p95 ms':>7}"
         )
-        for index, count in enumerate(thread_counts):
+        for index, (kind, count) in enumerate(rows):
             batch = codes[index * fulfils : (index + 1) * fulfils]
-            seconds, latencies = self.run(batch, staff_ids[:count])
+            run = self.run if kind == "threads" else self.run_processes
+            seconds, latencies = run(batch, staff_ids[:count])
             p50 = statistics.median(latencies) * 1000
             p95 = statistics.quantiles(latencies, n=20)[-1] * 1000
             self.stdout.write(
-                f"{count:>7}  {len(batch):>7}  {seconds:>7.2f}  {len(batch) / seconds:>9.0f}  {p50:>7.2f}  {p95:>7.2f}"
+                f"{count:>3} {kind:<9}  {len(batch):>7}  {seconds:>7.2f}  {len(batch) / seconds:>9.0f}  "
+                f"{p50:>7.2f}  {p95:>7.2f}"
             )
 
     def prepare(self, prefix: str, *, staff: int, orders: int) -> tuple[list[int], list[str]]:
@@ -113,3 +121,29 @@ class Command(BaseCommand):
         if errors:
             raise errors[0]
         return seconds, [latency for thread_latencies in latencies for latency in thread_latencies]
+
+    def run_processes(self, codes: list[str], staff_ids: list[int]) -> tuple[float, list[float]]:
+        """The same with one forked process per staff user, each on its own connection."""
+        count = len(staff_ids)
+        connections.close_all()  # a forked child must not share the parent's connection
+        context = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
+            results = list(pool.map(_fulfil_all, [(codes[i::count], staff_ids[i]) for i in range(count)]))
+        seconds = max(end for _, end, _ in results) - min(start for start, _, _ in results)
+        return seconds, [latency for _, _, latencies in results for latency in latencies]
+
+
+def _fulfil_all(work: tuple[list[str], int]) -> tuple[float, float, list[float]]:
+    """Fulfil codes in a worker process: (start, end, latencies) on the machine-wide monotonic clock."""
+    codes, staff_id = work
+    try:
+        connection.ensure_connection()
+        latencies = []
+        started = time.perf_counter()
+        for code in codes:
+            begun = time.perf_counter()
+            order_fulfil(code=code, staff_user_id=staff_id, ip="127.0.0.1")
+            latencies.append(time.perf_counter() - begun)
+        return started, time.perf_counter(), latencies
+    finally:
+        connections.close_all()
