@@ -345,3 +345,14 @@ def test_an_order_id_from_a_foreign_lock_holder_is_not_replaced(user, voucher):
 
     item_unlock(item_id=voucher.pk, locked_by="redemption:not-a-uuid")
     assert order_create(item_id=voucher.pk, user_id=user.pk).order.status == OrderStatus.PENDING
+
+
+def test_staff_of_several_merchants_may_say_where_they_are(user, merchant, other_merchant, staff):
+    other_merchant.staff.add(staff)
+    issued = order_create(item_id=give_item(user).pk, user_id=user.pk)
+
+    with pytest.raises(NotMerchantStaff):
+        order_lookup(code=issued.code, staff_user_id=staff.pk, merchant_code="ELSEWHERE")
+    done = order_fulfil(code=issued.code, staff_user_id=staff.pk, merchant_code=merchant.code)
+
+    assert done.order.merchant == merchant
