@@ -179,3 +179,23 @@ if not 0 <= MARKET_FEE_BPS <= 10_000:
     raise ImproperlyConfigured("MARKET_FEE_BPS is in basis points, between 0 and 10000.")
 MARKET_LISTING_TTL = timedelta(days=int(os.environ.get("MARKET_LISTING_TTL_DAYS", "14")))
 MARKET_MAX_OPEN_LISTINGS = int(os.environ.get("MARKET_MAX_OPEN_LISTINGS", "50"))
+
+# Redemption
+REDEMPTION_CODE_SECRET = os.environ.get("REDEMPTION_CODE_SECRET")
+if not REDEMPTION_CODE_SECRET:
+    if not DEBUG:
+        raise ImproperlyConfigured("REDEMPTION_CODE_SECRET must be set when DEBUG is off.")
+    REDEMPTION_CODE_SECRET = "dev-only-redemption-code-secret-do-not-use-in-production"
+REDEMPTION_ORDER_TTL_DAYS = int(os.environ.get("REDEMPTION_ORDER_TTL_DAYS", "30"))
+REDEMPTION_FAILURE_LIMIT = int(os.environ.get("REDEMPTION_FAILURE_LIMIT", "10"))
+REDEMPTION_FAILURE_WINDOW_SECONDS = int(os.environ.get("REDEMPTION_FAILURE_WINDOW_SECONDS", "600"))
+# Failure counters must be shared by every process: Redis in production (CACHE_URL),
+# a per-process memory cache in development and tests.
+CACHE_URL = os.environ.get("CACHE_URL")
+CACHES = {
+    "default": (
+        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        if CACHE_URL
+        else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "backpack"}
+    )
+}

@@ -22,6 +22,7 @@ api_v4 = [
     path("", include("ledger.api.urls")),
     path("", include("items.api.urls")),
     path("", include("market.api.urls")),
+    path("", include("redemption.api.urls")),
 ]
 
 urlpatterns = [

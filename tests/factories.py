@@ -29,3 +29,9 @@ class ItemFactory(factory.django.DjangoModelFactory):
     meta = factory.LazyFunction(lambda: {"value": 2000})
     source = "test"
     source_ref = factory.Sequence(str)
+class MerchantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "redemption.Merchant"
+
+    code = factory.Sequence(lambda n: f"M{n:04d}")
+    name = factory.Sequence(lambda n: f"Merchant {n}")

@@ -13,6 +13,7 @@ from items.services import item_grant
 from ledger.services import balance_change
 from market.selectors import listings_for_seller
 from market.services import listing_create
+from redemption.services import merchant_get_or_create, merchant_staff_add
 
 DEMO_USERS = [
     # username, password, is_staff, is_superuser, grants
@@ -51,11 +52,13 @@ class Command(BaseCommand):
             raise CommandError("seed_demo creates users with known passwords; it runs only with DEBUG on (or --force).")
         User = get_user_model()
         self.stdout.write("Demo logins (username / password):")
+        users = {}
         for username, password, is_staff, is_superuser, grants in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username)
             user.is_staff, user.is_superuser = is_staff, is_superuser
             user.set_password(password)
             user.save()
+            users[username] = user
             for asset_code, amount in grants.items():
                 balance_change(
                     user_id=user.pk,
@@ -77,13 +80,27 @@ class Command(BaseCommand):
                     )
             role = "admin" if is_superuser else "merchant staff" if is_staff else "customer"
             self.stdout.write(f"  {username:<10} {password:<20} {role}")
-        self.seed_listings()
+        self.seed_listings(users)
+        self.seed_redemption(users)
 
-    def seed_listings(self):
+    def seed_listings(self, users):
         """Market listings for the demo customers, each created once (a rerun finds it, whatever its status)."""
-        User = get_user_model()
         for username, asset_code, quantity, unit_price in DEMO_LISTINGS:
-            seller = User.objects.get(username=username)
+            seller = users[username]
             if not listings_for_seller(seller_id=seller.pk).filter(asset_id=asset_code).exists():
                 listing_create(seller_id=seller.pk, asset_code=asset_code, quantity=quantity, unit_price=unit_price)
             self.stdout.write(f"  market: {username} sells {quantity} {asset_code} at {unit_price} DIAMOND each")
+
+    def seed_redemption(self, users):
+        merchant = merchant_get_or_create(code="DEMO01", name="Demo Noodle House")
+        merchant_staff_add(merchant_id=merchant.pk, user_id=users["merchant"].pk)
+        item_grant(
+            owner_id=users["alice"].pk,
+            item_type="voucher",
+            name="Beef noodles voucher",
+            source="seed_demo",
+            source_ref="alice:voucher-DEMO01",
+            meta={"description": "One bowl of beef noodles", "value": 3800, "icon": "🍜"},
+            merchant_code=merchant.code,
+        )
+        self.stdout.write(f"Merchant {merchant.code} ({merchant.name}): staff 'merchant'; alice has a voucher for it.")

@@ -1,0 +1,114 @@
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+
+from backpack_site.admin_tools import ReadOnlyModelAdmin
+from backpack_site.errors import BackpackError
+from redemption import selectors, services
+from redemption.models import CodeVerification, Merchant, RedemptionAttempt, RedemptionOrder
+
+VERIFY_PERMISSION = "redemption.verify_code"
+
+
+@admin.register(Merchant)
+class MerchantAdmin(admin.ModelAdmin):
+    list_display = ("code", "name", "active", "created_at")
+    list_filter = ("active",)
+    search_fields = ("code", "name")
+    filter_horizontal = ("staff",)
+
+    def get_readonly_fields(self, request, obj=None):
+        # Items are restricted by this code: it is fixed once created.
+        return ("code",) if obj else ()
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def save_related(self, request, form, formsets, change):
+        super().save_related(request, form, formsets, change)
+        # Staff added here also get the verify page (the "merchant staff" group).
+        for user in form.instance.staff.all():
+            services.merchant_staff_add(merchant_id=form.instance.pk, user_id=user.pk)
+
+
+@admin.register(RedemptionOrder)
+class RedemptionOrderAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "order_id",
+        "item_instance",
+        "customer",
+        "status",
+        "merchant",
+        "redeemer",
+        "expires_at",
+        "fulfilled_at",
+    )
+    list_filter = ("status", "merchant")
+    search_fields = ("=order_id", "customer__username", "customer__email", "item_instance__name")
+    list_select_related = ("item_instance", "customer", "merchant", "redeemer")
+    exclude = ("code_hash",)
+    date_hierarchy = "created_at"
+
+
+@admin.register(RedemptionAttempt)
+class RedemptionAttemptAdmin(ReadOnlyModelAdmin):
+    list_display = ("created_at", "kind", "outcome", "staff_user", "merchant", "ip", "order")
+    list_filter = ("outcome", "kind", "merchant")
+    search_fields = ("staff_user__username", "=ip")
+    list_select_related = ("staff_user", "merchant", "order")
+    date_hierarchy = "created_at"
+
+
+@admin.register(CodeVerification)
+class CodeVerificationAdmin(admin.ModelAdmin):
+    """The "Verify redemption code" page: enter a code, see the item, confirm to fulfil.
+
+    Its changelist URL is the page, so the admin index links to it for whoever holds
+    `redemption.verify_code` (the "merchant staff" group).
+    """
+
+    def has_view_permission(self, request, obj=None):
+        return request.user.has_perm(VERIFY_PERMISSION)
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [path("", self.admin_site.admin_view(self.verify_view), name="{}_{}_changelist".format(*info))]
+
+    def verify_view(self, request):
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        code = (request.POST.get("code") or "").strip()
+        verification = None
+        if request.method == "POST" and code:
+            action = services.order_fulfil if request.POST.get("action") == "confirm" else services.order_lookup
+            try:
+                verification = action(code=code, staff_user_id=request.user.pk, ip=request.META.get("REMOTE_ADDR"))
+            except BackpackError as refusal:
+                messages.error(request, f"Refused: {refusal.message}")
+            else:
+                if action is services.order_fulfil:
+                    messages.success(
+                        request,
+                        f"Redeemed: {verification.item.name} for {selectors.masked_name(verification.order.customer)}. "
+                        "Hand over the goods.",
+                    )
+                    code = ""
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "title": "Verify redemption code",
+            "code": code,
+            "verification": verification,
+            "customer": selectors.masked_name(verification.order.customer) if verification else "",
+        }
+        return TemplateResponse(request, "admin/redemption/verify.html", context)

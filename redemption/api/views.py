@@ -1,0 +1,94 @@
+from drf_spectacular.utils import extend_schema
+from rest_framework import status
+from rest_framework.generics import ListAPIView
+from rest_framework.permissions import BasePermission, IsAuthenticated
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from redemption import selectors, services
+from redemption.api.serializers import (
+    CodeInputSerializer,
+    OrderCreatedOutputSerializer,
+    OrderOutputSerializer,
+    VerificationOutputSerializer,
+)
+from redemption.exceptions import NotMerchantStaff
+from redemption.qr import qr_svg
+
+
+class OrderCreateView(APIView):
+    @extend_schema(request=None, responses={201: OrderCreatedOutputSerializer})
+    def post(self, request, item_id: int):
+        issued = services.order_create(item_id=item_id, user_id=request.user.pk)
+        body = {
+            "order_id": issued.order.order_id,
+            "code": issued.code,
+            "qr_svg": qr_svg(issued.code),
+            "status": issued.order.status,
+            "expires_at": issued.order.expires_at,
+        }
+        response = Response(OrderCreatedOutputSerializer(body).data, status=status.HTTP_201_CREATED)
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class OrderListView(ListAPIView):
+    serializer_class = OrderOutputSerializer
+
+    def get_queryset(self):
+        return selectors.orders_for_user(user_id=self.request.user.pk)
+
+
+class OrderCancelView(APIView):
+    @extend_schema(request=None, responses=OrderOutputSerializer)
+    def post(self, request, order_id):
+        order = services.order_cancel(order_id=order_id, user_id=request.user.pk)
+        return Response(OrderOutputSerializer(order).data)
+
+
+class IsMerchantStaff(BasePermission):
+    def has_permission(self, request, view):
+        if not selectors.user_is_merchant_staff(user_id=request.user.pk):
+            raise NotMerchantStaff()
+        return True
+
+
+def verification_body(verification: services.Verification) -> dict:
+    order, item = verification.order, verification.item
+    return {
+        "order": order,
+        "item": {
+            "id": item.pk,
+            "name": item.name,
+            "item_type": item.item_type,
+            "status": item.status,
+            "meta": item.meta,
+            "owner": selectors.masked_name(order.customer),
+        },
+        "merchant": verification.merchant,
+    }
+
+
+class MerchantVerifyView(APIView):
+    permission_classes = [IsAuthenticated, IsMerchantStaff]
+    service = None
+
+    @extend_schema(request=CodeInputSerializer, responses=VerificationOutputSerializer)
+    def post(self, request):
+        data = CodeInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        verification = self.service(
+            code=data.validated_data["code"],
+            merchant_code=data.validated_data.get("merchant_code"),
+            staff_user_id=request.user.pk,
+            ip=request.META.get("REMOTE_ADDR"),
+        )
+        return Response(VerificationOutputSerializer(verification_body(verification)).data)
+
+
+class MerchantLookupView(MerchantVerifyView):
+    service = staticmethod(services.order_lookup)
+
+
+class MerchantFulfilView(MerchantVerifyView):
+    service = staticmethod(services.order_fulfil)

@@ -1,0 +1,362 @@
+"""Every write of the redemption app.
+
+Lock order, as everywhere: the order row first, then its item (the item services lock
+it), in one transaction. Checks come after the lock. The plain code exists only in
+`order_create`'s return value; it is hashed before anything is stored and only its
+first 4 characters ever reach a log.
+"""
+
+import logging
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth.models import Group
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from backpack_site.db import atomic_with_retry
+from backpack_site.errors import BackpackError
+from items.exceptions import ItemNotAvailable, ItemNotFound
+from items.models import ItemInstance, ItemStatus
+from items.services import item_lock, item_mark_used, item_unlock
+from redemption import limits
+from redemption.codes import code_generate, code_hash, code_hint, code_normalise
+from redemption.exceptions import (
+    CodeAlreadyUsed,
+    CodeCancelled,
+    CodeExpired,
+    CodeNotFound,
+    CodeTypo,
+    InvalidCodeFormat,
+    ItemNotRedeemable,
+    NotMerchantStaff,
+    OrderNotFound,
+    OrderNotPending,
+    TooManyAttempts,
+    WrongMerchant,
+)
+from redemption.models import (
+    REDEEMABLE_ITEM_TYPES,
+    AttemptKind,
+    AttemptOutcome,
+    Merchant,
+    OrderStatus,
+    RedemptionAttempt,
+    RedemptionOrder,
+    lock_holder,
+)
+
+logger = logging.getLogger(__name__)
+
+LOCK_PREFIX = "redemption:"
+MERCHANT_STAFF_GROUP = "merchant staff"  # created by migration 0002
+CODE_ATTEMPTS = 3
+
+REFUSAL_OUTCOMES = {
+    InvalidCodeFormat: AttemptOutcome.TYPO,
+    CodeTypo: AttemptOutcome.TYPO,
+    CodeNotFound: AttemptOutcome.NOT_FOUND,
+    CodeExpired: AttemptOutcome.EXPIRED,
+    CodeAlreadyUsed: AttemptOutcome.ALREADY_USED,
+    CodeCancelled: AttemptOutcome.CANCELLED,
+    WrongMerchant: AttemptOutcome.WRONG_MERCHANT,
+}
+
+
+@dataclass(frozen=True)
+class IssuedOrder:
+    """A new order and its code, formatted XXXX-YYYY-ZZZZ: the one time the code exists."""
+
+    order: RedemptionOrder
+    code: str
+
+
+@dataclass(frozen=True)
+class Verification:
+    """A code checked by merchant staff: the order (with its item) and where it is redeemed."""
+
+    order: RedemptionOrder
+    item: ItemInstance
+    merchant: Merchant
+
+
+@atomic_with_retry
+def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
+    """Lock the caller's item for a new order and issue its code.
+
+    An item already locked by one of its pending orders gets that order cancelled first
+    (a lost code): the old code stops working, the new one works.
+    """
+    item = (
+        ItemInstance.objects.filter(pk=item_id, owner_id=user_id)
+        .values("item_type", "status", "locked_by", "expires_at")
+        .first()
+    )
+    if item is None:
+        raise ItemNotFound(item_id=item_id)
+    if item["item_type"] not in REDEEMABLE_ITEM_TYPES:
+        raise ItemNotRedeemable(item_id=item_id, item_type=item["item_type"])
+    now = timezone.now()
+    if item["expires_at"] is not None and item["expires_at"] <= now:
+        raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
+    if item["status"] == ItemStatus.LOCKED and (item["locked_by"] or "").startswith(LOCK_PREFIX):
+        _order_replace(item_id=item_id, locked_by=item["locked_by"], user_id=user_id)
+
+    order_id = uuid.uuid4()
+    item_lock(item_id=item_id, locked_by=lock_holder(order_id), owner_id=user_id, actor_id=user_id)
+    expires_at = now + timedelta(days=settings.REDEMPTION_ORDER_TTL_DAYS)
+    if item["expires_at"] is not None:
+        expires_at = min(expires_at, item["expires_at"])
+    for attempt in range(1, CODE_ATTEMPTS + 1):
+        code = code_generate()
+        try:
+            with transaction.atomic():
+                order = RedemptionOrder.objects.create(
+                    order_id=order_id,
+                    code_hash=code_hash(code_normalise(code)),
+                    item_instance_id=item_id,
+                    customer_id=user_id,
+                    status=OrderStatus.PENDING,
+                    pending_item_id=item_id,
+                    expires_at=expires_at,
+                )
+            break
+        except IntegrityError:
+            # Two codes in 31^11 collide only by astronomical chance; draw again.
+            if attempt == CODE_ATTEMPTS:
+                raise
+    logger.info("redemption order %s created for item %s, code %s", order_id, item_id, code_hint(code))
+    return IssuedOrder(order=order, code=code)
+
+
+def _order_replace(*, item_id: int, locked_by: str, user_id: int) -> None:
+    """Cancel the pending order that holds the item, so a new one can take its place."""
+    order = (
+        RedemptionOrder.objects.select_for_update()
+        .filter(order_id=_order_id_from(locked_by), item_instance_id=item_id)
+        .first()
+    )
+    if order is None or order.status != OrderStatus.PENDING:
+        raise ItemNotAvailable(item_id=item_id, status=ItemStatus.LOCKED)
+    _order_close(order, status=OrderStatus.CANCELLED, actor_id=user_id)
+    logger.info("redemption order %s replaced by a new code", order.order_id)
+
+
+def _order_id_from(locked_by: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(locked_by.removeprefix(LOCK_PREFIX))
+    except ValueError:
+        return None
+
+
+@atomic_with_retry
+def order_cancel(*, order_id: uuid.UUID, user_id: int) -> RedemptionOrder:
+    """The customer gives up a pending order: the code stops working and the item is available again."""
+    order = RedemptionOrder.objects.select_for_update().filter(order_id=order_id, customer_id=user_id).first()
+    if order is None:
+        raise OrderNotFound(order_id=str(order_id))
+    if order.status != OrderStatus.PENDING:
+        raise OrderNotPending(order_id=str(order_id), status=order.status)
+    return _order_close(order, status=OrderStatus.CANCELLED, actor_id=user_id)
+
+
+def orders_expire(*, batch_size: int = 500) -> int:
+    """Expire pending orders past their expiry and unlock their items, a batch per transaction."""
+    total = 0
+    while True:
+        expired = _expire_batch(batch_size)
+        total += expired
+        if expired < batch_size:
+            if total:
+                logger.info("expired %s redemption order(s)", total)
+            return total
+
+
+@atomic_with_retry
+def _expire_batch(batch_size: int) -> int:
+    orders = list(
+        RedemptionOrder.objects.select_for_update()
+        .filter(status=OrderStatus.PENDING, expires_at__lte=timezone.now())
+        .order_by("pk")[:batch_size]
+    )
+    for order in orders:
+        _order_close(order, status=OrderStatus.EXPIRED, actor_id=None)
+    return len(orders)
+
+
+def _order_close(order: RedemptionOrder, *, status: str, actor_id: int | None) -> RedemptionOrder:
+    """pending → cancelled or expired, item unlocked; the caller holds the order's row lock."""
+    now = timezone.now()
+    updated = RedemptionOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
+        status=status, pending_item_id=None, updated_at=now
+    )
+    if updated == 0:
+        raise OrderNotPending(order_id=str(order.order_id))
+    item_unlock(item_id=order.item_instance_id, locked_by=order.lock_holder, actor_id=actor_id)
+    order.status, order.pending_item_id, order.updated_at = status, None, now
+    return order
+
+
+def order_lookup(
+    *, code: str, staff_user_id: int, ip: str | None = None, merchant_code: str | None = None
+) -> Verification:
+    """Show what a code gives, without consuming it. Refusals are those of `order_fulfil`."""
+    return _verify(AttemptKind.LOOKUP, code=code, staff_user_id=staff_user_id, ip=ip, merchant_code=merchant_code)
+
+
+def order_fulfil(
+    *, code: str, staff_user_id: int, ip: str | None = None, merchant_code: str | None = None
+) -> Verification:
+    """Redeem a code: the order is fulfilled and its item used, in one transaction."""
+    return _verify(AttemptKind.FULFIL, code=code, staff_user_id=staff_user_id, ip=ip, merchant_code=merchant_code)
+
+
+def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchant_code: str | None) -> Verification:
+    merchants = _staff_merchants(staff_user_id=staff_user_id, merchant_code=merchant_code)
+    if limits.failures_exceeded(staff_user_id=staff_user_id, ip=ip):
+        _attempt_record(kind, AttemptOutcome.THROTTLED, staff_user_id=staff_user_id, ip=ip)
+        logger.warning("redemption %s throttled: staff %s, ip %s", kind, staff_user_id, ip)
+        raise TooManyAttempts(retry_after_seconds=limits.seconds_until_window_ends())
+    try:
+        normalised = code_normalise(code)
+        if kind == AttemptKind.FULFIL:
+            return _fulfil(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
+        return _lookup(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
+    except tuple(REFUSAL_OUTCOMES) as refusal:
+        _attempt_record(
+            kind,
+            REFUSAL_OUTCOMES[type(refusal)],
+            staff_user_id=staff_user_id,
+            ip=ip,
+            order_pk=getattr(refusal, "order_pk", None),
+            merchant=getattr(refusal, "merchant", None),
+        )
+        limits.failure_count(staff_user_id=staff_user_id, ip=ip)
+        logger.info(
+            "redemption %s refused (%s): code %s, staff %s, ip %s",
+            kind,
+            refusal.code,
+            code_hint(code),
+            staff_user_id,
+            ip,
+        )
+        raise
+
+
+def _staff_merchants(*, staff_user_id: int, merchant_code: str | None) -> list[Merchant]:
+    merchants = Merchant.objects.filter(staff__id=staff_user_id, active=True).order_by("code")
+    if merchant_code:
+        merchants = merchants.filter(code=merchant_code)
+    merchants = list(merchants)
+    if not merchants:
+        raise NotMerchantStaff(merchant_code=merchant_code) if merchant_code else NotMerchantStaff()
+    return merchants
+
+
+@atomic_with_retry
+def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:
+    # The join locks the order and its item, in that order, in one statement.
+    order = (
+        RedemptionOrder.objects.select_for_update().select_related("item_instance").filter(code_hash=code_hash).first()
+    )
+    if order is None:
+        raise CodeNotFound()
+    merchant = _redeemable_at(order, merchants)
+    now = timezone.now()
+    updated = RedemptionOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
+        status=OrderStatus.FULFILLED,
+        pending_item_id=None,
+        fulfilled_at=now,
+        redeemer_id=staff_user_id,
+        merchant=merchant,
+        updated_at=now,
+    )
+    if updated == 0:  # cannot happen under the row lock; refuse rather than use the item twice
+        raise _refusal(CodeAlreadyUsed(), order, merchant)
+    item = item_mark_used(item_id=order.item_instance_id, locked_by=order.lock_holder, actor_id=staff_user_id)
+    order.status, order.pending_item_id, order.fulfilled_at = OrderStatus.FULFILLED, None, now
+    order.redeemer_id, order.merchant, order.updated_at = staff_user_id, merchant, now
+    order.item_instance = item
+    _attempt_record(
+        AttemptKind.FULFIL, AttemptOutcome.OK, staff_user_id=staff_user_id, ip=ip, order_pk=order.pk, merchant=merchant
+    )
+    logger.info("redemption order %s fulfilled at %s by staff %s", order.order_id, merchant.code, staff_user_id)
+    return Verification(order=order, item=item, merchant=merchant)
+
+
+def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:
+    order = RedemptionOrder.objects.select_related("item_instance", "customer").filter(code_hash=code_hash).first()
+    if order is None:
+        raise CodeNotFound()
+    merchant = _redeemable_at(order, merchants)
+    _attempt_record(
+        AttemptKind.LOOKUP, AttemptOutcome.OK, staff_user_id=staff_user_id, ip=ip, order_pk=order.pk, merchant=merchant
+    )
+    return Verification(order=order, item=order.item_instance, merchant=merchant)
+
+
+def _redeemable_at(order: RedemptionOrder, merchants: list[Merchant]) -> Merchant:
+    """The caller's merchant where this order may be redeemed now, or the refusal that says why not."""
+    restricted_to = order.item_instance.merchant_code
+    merchant = next((m for m in merchants if m.code == restricted_to), merchants[0])
+    if order.status == OrderStatus.FULFILLED:
+        used_at = (
+            Merchant.objects.filter(pk=order.merchant_id).values_list("name", flat=True).first() or "another merchant"
+        )
+        raise _refusal(
+            CodeAlreadyUsed(
+                f"The code was already used at {_when(order.fulfilled_at)} by {used_at}.",
+                fulfilled_at=order.fulfilled_at.isoformat(),
+                merchant=used_at,
+            ),
+            order,
+            merchant,
+        )
+    if order.status == OrderStatus.CANCELLED:
+        raise _refusal(CodeCancelled(), order, merchant)
+    if order.status == OrderStatus.EXPIRED or order.expires_at <= timezone.now():
+        raise _refusal(CodeExpired(expired_at=order.expires_at.isoformat()), order, merchant)
+    if restricted_to and merchant.code != restricted_to:
+        raise _refusal(WrongMerchant(merchant_code=merchant.code), order, merchant)
+    return merchant
+
+
+def _refusal(error: BackpackError, order: RedemptionOrder, merchant: Merchant) -> BackpackError:
+    """Attach what the attempt record needs, without putting it in the response's details."""
+    error.order_pk, error.merchant = order.pk, merchant
+    return error
+
+
+def _when(moment: datetime) -> str:
+    return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
+
+
+def _attempt_record(
+    kind: str,
+    outcome: str,
+    *,
+    staff_user_id: int,
+    ip: str | None,
+    order_pk: int | None = None,
+    merchant: Merchant | None = None,
+) -> None:
+    RedemptionAttempt.objects.create(
+        kind=kind, outcome=outcome, staff_user_id=staff_user_id, ip=ip, order_id=order_pk, merchant=merchant
+    )
+
+
+@atomic_with_retry
+def merchant_get_or_create(*, code: str, name: str) -> Merchant:
+    """The merchant with this code, created active when it does not exist yet."""
+    merchant, _ = Merchant.objects.get_or_create(code=code, defaults={"name": name})
+    return merchant
+
+
+@atomic_with_retry
+def merchant_staff_add(*, merchant_id: int, user_id: int) -> None:
+    """Make a user staff of a merchant, with the admin permission to verify codes (idempotent)."""
+    Merchant.staff.through.objects.get_or_create(merchant_id=merchant_id, user_id=user_id)
+    group = Group.objects.get(name=MERCHANT_STAFF_GROUP)
+    group.user_set.add(user_id)
