@@ -10,6 +10,7 @@ from ledger.selectors import asset_codes_by_legacy_name, user_net_deltas
 from legacy_inventory.models import LegacyInventory, MigrationRecord, Outcome
 from legacy_inventory.rules import plan_row
 from legacy_inventory.services import CREDIT, ITEM_SOURCE, REVERSAL
+from redemption.selectors import history_order_count
 
 SAMPLE = 20
 
@@ -74,6 +75,22 @@ def reconcile() -> list[dict]:
         if not ref.isdigit() or recorded_items.get(int(ref)) != pk
     ]
     results.append(_result("no orphan item instances", orphans, f"{len(items)} migrated items"))
+
+    expected_history = LegacyInventory.objects.filter(
+        pk__in=MigrationRecord.objects.filter(outcome=Outcome.MIGRATED_ITEM).values("inventory_id"),
+        status="used",
+        verification_code__isnull=False,
+    ).count()
+    recorded_history = MigrationRecord.objects.filter(redemption_order_id__isnull=False).count()
+    history = history_order_count()
+    history_diffs = (
+        [{"expected": expected_history, "recorded": recorded_history, "orders": history}]
+        if not expected_history == recorded_history == history
+        else []
+    )
+    results.append(
+        _result("redemption history orders", history_diffs, f"{expected_history} used codes kept as history")
+    )
 
     actual_credits = user_net_deltas(business_types=[CREDIT, REVERSAL])
     credit_diffs = [

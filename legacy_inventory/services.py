@@ -7,6 +7,7 @@ Legacy rows are only ever read.
 """
 
 import logging
+import uuid
 from collections.abc import Sequence
 from datetime import date, timedelta
 
@@ -20,6 +21,7 @@ from ledger.models import SystemAccount
 from ledger.services import EntrySpec, Leg, accounts_for_users, entries_post_batch, system_account_id
 from legacy_inventory.models import DONE_OUTCOMES, LegacyInventory, MigrationRecord, MigrationRound, Outcome, Track
 from legacy_inventory.rules import Plan, item_meta, plan_row
+from redemption.services import PastRedemption, orders_import_fulfilled, orders_remove_imported
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +74,8 @@ def _migrate_batch(rows, asset_codes, round_number, dry_run) -> list[MigrationRe
     )
     MigrationRecord.objects.filter(inventory_id__in=ids).exclude(outcome__in=DONE_OUTCOMES).delete()
     rows = [row for row in rows if row.inventory_id not in done]
-    users = set(get_user_model().objects.filter(pk__in={row.user_id for row in rows}).values_list("pk", flat=True))
+    people = {row.user_id for row in rows} | {row.operator_id for row in rows if row.operator_id}
+    users = set(get_user_model().objects.filter(pk__in=people).values_list("pk", flat=True))
     plans = {
         row.inventory_id: plan_row(row, asset_codes)
         if row.user_id in users
@@ -80,6 +83,7 @@ def _migrate_batch(rows, asset_codes, round_number, dry_run) -> list[MigrationRe
         for row in rows
     }
     items = _import_items(rows, plans)
+    orders = _import_history(rows, plans, items, users)
     entries = _credit(rows, plans, round_number)  # last: the shared SYSTEM_MIGRATION rows stay locked briefly
     records = [
         MigrationRecord(
@@ -90,6 +94,7 @@ def _migrate_batch(rows, asset_codes, round_number, dry_run) -> list[MigrationRe
             asset_code=plans[row.inventory_id].asset_code,
             journal_entry_id=entries.get(row.inventory_id),
             item_instance_id=items.get(str(row.inventory_id)),
+            redemption_order_id=orders.get(row.inventory_id),
             reason=plans[row.inventory_id].reason,
             round=round_number,
         )
@@ -146,6 +151,25 @@ def _import_items(rows, plans) -> dict[str, int]:
     return items_import(source=ITEM_SOURCE, items=items) if items else {}
 
 
+def _import_history(rows, plans, items, users) -> dict[int, uuid.UUID]:
+    """A fulfilled order for each used row that had a code: who redeemed it and when, no code."""
+    used = [row for row in rows if plans[row.inventory_id].history_order]
+    if not used:
+        return {}
+    orders = orders_import_fulfilled(
+        redemptions=[
+            PastRedemption(
+                item_id=items[str(row.inventory_id)],
+                customer_id=row.user_id,
+                redeemer_id=row.operator_id if row.operator_id in users else None,
+                fulfilled_at=row.used_at or row.updated_at,
+            )
+            for row in used
+        ]
+    )
+    return {row.inventory_id: orders[items[str(row.inventory_id)]] for row in used}
+
+
 @atomic_with_retry
 def _record_failure(row: LegacyInventory, reason: str, round_number: int, dry_run: bool) -> MigrationRecord:
     MigrationRecord.objects.filter(inventory_id=row.inventory_id).exclude(outcome__in=DONE_OUTCOMES).delete()
@@ -164,13 +188,16 @@ def _record_failure(row: LegacyInventory, reason: str, round_number: int, dry_ru
 
 @atomic_with_retry
 def inventory_rollback_records(*, records: Sequence[MigrationRecord]) -> list[tuple[int, str]]:
-    """Undo what some records did: reverse credits with balancing entries, remove untouched items,
-    delete the records. Returns (inventory id, reason) of the rows that must stay as they are.
+    """Undo what some records did: reverse credits with balancing entries, remove history orders
+    and untouched items, delete the records. Returns (inventory id, reason) of the rows that must stay as they are.
     """
     kept = {}
     credits = [r for r in records if r.outcome == Outcome.MIGRATED_ASSET]
     if credits:
         kept.update(_reverse_credits(credits))
+    history = [r.redemption_order_id for r in records if r.redemption_order_id]
+    if history:
+        orders_remove_imported(order_ids=history)
     item_records = {r.item_instance_id: r for r in records if r.outcome == Outcome.MIGRATED_ITEM}
     if item_records:
         _, changed = items_remove_imported(source=ITEM_SOURCE, item_ids=list(item_records))

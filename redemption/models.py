@@ -9,6 +9,9 @@ from django.db.models import F, Q
 from items.models import ItemInstance, ItemType
 
 REDEEMABLE_ITEM_TYPES = (ItemType.VOUCHER, ItemType.PRODUCT, ItemType.SERVICE)
+# The code_hash of an order kept as history of a redemption elsewhere: never 64 hex digits,
+# so no code can ever match it.
+HISTORY_HASH_PREFIX = "history:"
 
 
 class Merchant(models.Model):

@@ -2,7 +2,7 @@
 
 from django.db.models import QuerySet
 
-from redemption.models import Merchant, RedemptionOrder
+from redemption.models import HISTORY_HASH_PREFIX, Merchant, RedemptionOrder
 
 
 def orders_for_user(*, user_id: int) -> QuerySet:
@@ -22,3 +22,8 @@ def masked_name(user) -> str:
     if len(name) <= 2:
         return name[:1] + "*"
     return f"{name[0]}{'*' * min(len(name) - 2, 4)}{name[-1]}"
+
+
+def history_order_count() -> int:
+    """Orders kept as history of redemptions in another system (the legacy migration)."""
+    return RedemptionOrder.objects.filter(code_hash__startswith=HISTORY_HASH_PREFIX).count()

@@ -7,6 +7,7 @@ first 4 characters ever reach a log.
 """
 
 import logging
+import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -38,6 +39,7 @@ from redemption.exceptions import (
     WrongMerchant,
 )
 from redemption.models import (
+    HISTORY_HASH_PREFIX,
     REDEEMABLE_ITEM_TYPES,
     AttemptKind,
     AttemptOutcome,
@@ -360,3 +362,54 @@ def merchant_staff_add(*, merchant_id: int, user_id: int) -> None:
     Merchant.staff.through.objects.get_or_create(merchant_id=merchant_id, user_id=user_id)
     group = Group.objects.get(name=MERCHANT_STAFF_GROUP)
     group.user_set.add(user_id)
+
+
+@dataclass(frozen=True)
+class PastRedemption:
+    """A redemption that happened in another system, kept as a fulfilled order."""
+
+    item_id: int
+    customer_id: int
+    redeemer_id: int | None
+    fulfilled_at: datetime
+
+
+@atomic_with_retry
+def orders_import_fulfilled(*, redemptions: list[PastRedemption]) -> dict[int, uuid.UUID]:
+    """Record past redemptions as fulfilled orders, one per item (bulk work: the legacy migration).
+
+    Returns {item id: order id}; items that already have such an order keep it.
+    """
+    item_ids = [r.item_id for r in redemptions]
+    existing = dict(
+        RedemptionOrder.objects.filter(
+            item_instance_id__in=item_ids, code_hash__startswith=HISTORY_HASH_PREFIX
+        ).values_list("item_instance_id", "order_id")
+    )
+    RedemptionOrder.objects.bulk_create(
+        RedemptionOrder(
+            code_hash=f"{HISTORY_HASH_PREFIX}{secrets.token_hex(24)}",
+            item_instance_id=r.item_id,
+            customer_id=r.customer_id,
+            redeemer_id=r.redeemer_id,
+            status=OrderStatus.FULFILLED,
+            expires_at=r.fulfilled_at,
+            fulfilled_at=r.fulfilled_at,
+        )
+        for r in redemptions
+        if r.item_id not in existing
+    )
+    return dict(
+        RedemptionOrder.objects.filter(
+            item_instance_id__in=item_ids, code_hash__startswith=HISTORY_HASH_PREFIX
+        ).values_list("item_instance_id", "order_id")
+    )
+
+
+@atomic_with_retry
+def orders_remove_imported(*, order_ids: list[uuid.UUID]) -> int:
+    """Delete history orders made by `orders_import_fulfilled` (to undo an import)."""
+    deleted, _ = RedemptionOrder.objects.filter(
+        order_id__in=order_ids, code_hash__startswith=HISTORY_HASH_PREFIX
+    ).delete()
+    return deleted

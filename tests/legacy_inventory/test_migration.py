@@ -1,4 +1,5 @@
 import json
+import re
 from datetime import timedelta
 
 import pytest
@@ -14,6 +15,7 @@ from ledger.reconciliation import ledger_discrepancies
 from legacy_inventory import services
 from legacy_inventory.models import LegacyInventory, MigrationRecord, Outcome
 from legacy_inventory.reconciliation import reconcile
+from redemption.models import RedemptionOrder
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -174,6 +176,23 @@ def test_no_legacy_code_survives_anywhere(dataset):
                 assert code not in text and code.lower() not in text, f"{code} found in {table}"
 
 
+def test_a_used_row_with_a_code_keeps_a_fulfilled_order_no_code_can_reach(dataset, alice):
+    call_command("migrate_inventory", verbosity=0)
+
+    used = dataset[8]
+    record = MigrationRecord.objects.get(inventory_id=used.inventory_id)
+    order = RedemptionOrder.objects.get(order_id=record.redemption_order_id)
+    assert (order.status, order.customer, order.redeemer_id, order.fulfilled_at) == (
+        "fulfilled",
+        alice,
+        used.operator_id,
+        used.used_at,
+    )
+    assert order.item_instance_id == record.item_instance_id
+    assert not re.fullmatch("[0-9a-f]{64}", order.code_hash)  # what every real code hashes to
+    assert RedemptionOrder.objects.count() == 1  # the pending code was voided, not carried over
+
+
 def test_rerun_changes_nothing(dataset):
     call_command("migrate_inventory", verbosity=0)
     before = state()
@@ -231,7 +250,13 @@ def test_unmapped_names_migrate_after_the_catalog_learns_them(dataset, bob):
 
 
 def test_reconciliation_passes_on_a_clean_migration(alice, bob):
-    LegacyInventory.objects.bulk_create([legacy(alice, "红色碎片", item_type="material"), legacy(bob, "¥20代金券")])
+    LegacyInventory.objects.bulk_create(
+        [
+            legacy(alice, "红色碎片", item_type="material"),
+            legacy(bob, "¥20代金券"),
+            legacy(bob, "免费饮料券", status="used", verification_code=CODES[0], used_at=NOW),
+        ]
+    )
     call_command("migrate_inventory", verbosity=0)
 
     assert [r["check"] for r in reconcile() if not r["passed"]] == []
@@ -283,6 +308,7 @@ def test_rollback_restores_balances_and_items(dataset, alice, bob):
 
     assert (balances(alice), balances(bob), ItemInstance.objects.count()) == before
     assert MigrationRecord.objects.count() == 0
+    assert not RedemptionOrder.objects.exists()
     assert LegacyInventory.objects.count() == len(dataset)
     assert ledger_discrepancies() == []
 
