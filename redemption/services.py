@@ -19,8 +19,9 @@ from django.utils import timezone
 
 from backpack_site.db import atomic_with_retry
 from backpack_site.errors import BackpackError
-from items.exceptions import ItemNotAvailable, ItemNotFound
+from items.exceptions import ItemNotAvailable
 from items.models import ItemInstance, ItemStatus
+from items.selectors import item_get_for_owner
 from items.services import item_lock, item_mark_used, item_unlock
 from redemption import limits
 from redemption.codes import code_generate, code_hash, code_hint, code_normalise
@@ -91,26 +92,20 @@ def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
     An item already locked by one of its pending orders gets that order cancelled first
     (a lost code): the old code stops working, the new one works.
     """
-    item = (
-        ItemInstance.objects.filter(pk=item_id, owner_id=user_id)
-        .values("item_type", "status", "locked_by", "expires_at")
-        .first()
-    )
-    if item is None:
-        raise ItemNotFound(item_id=item_id)
-    if item["item_type"] not in REDEEMABLE_ITEM_TYPES:
-        raise ItemNotRedeemable(item_id=item_id, item_type=item["item_type"])
+    item = item_get_for_owner(owner_id=user_id, item_id=item_id)
+    if item.item_type not in REDEEMABLE_ITEM_TYPES:
+        raise ItemNotRedeemable(item_id=item_id, item_type=item.item_type)
     now = timezone.now()
-    if item["expires_at"] is not None and item["expires_at"] <= now:
+    if item.expires_at is not None and item.expires_at <= now:
         raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
-    if item["status"] == ItemStatus.LOCKED and (item["locked_by"] or "").startswith(LOCK_PREFIX):
-        _order_replace(item_id=item_id, locked_by=item["locked_by"], user_id=user_id)
+    if item.status == ItemStatus.LOCKED and (item.locked_by or "").startswith(LOCK_PREFIX):
+        _order_replace(item_id=item_id, locked_by=item.locked_by, user_id=user_id)
 
     order_id = uuid.uuid4()
     item_lock(item_id=item_id, locked_by=lock_holder(order_id), owner_id=user_id, actor_id=user_id)
     expires_at = now + timedelta(days=settings.REDEMPTION_ORDER_TTL_DAYS)
-    if item["expires_at"] is not None:
-        expires_at = min(expires_at, item["expires_at"])
+    if item.expires_at is not None:
+        expires_at = min(expires_at, item.expires_at)
     for attempt in range(1, CODE_ATTEMPTS + 1):
         code = code_generate()
         try:
