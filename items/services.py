@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry
+from backpack_site.db import atomic_with_retry, bulk_insert
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
 from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
 from ledger.exceptions import IdempotencyConflict
@@ -201,29 +201,35 @@ def items_import(*, source: str, items: Sequence[ImportedItem]) -> dict[str, int
     refs = [item.source_ref for item in items]
     existing = set(ItemInstance.objects.filter(source=source, source_ref__in=refs).values_list("source_ref", flat=True))
     new = [item for item in items if item.source_ref not in existing]
-    ItemInstance.objects.bulk_create(
-        ItemInstance(
-            source=source,
-            source_ref=item.source_ref,
-            owner_id=item.owner_id,
-            item_type=item.item_type,
-            name=item.name,
-            status=item.status,
-            meta=item.meta,
-            expires_at=item.expires_at,
-        )
-        for item in new
+    bulk_insert(
+        ItemInstance,
+        [
+            ItemInstance(
+                source=source,
+                source_ref=item.source_ref,
+                owner_id=item.owner_id,
+                item_type=item.item_type,
+                name=item.name,
+                status=item.status,
+                meta=item.meta,
+                expires_at=item.expires_at,
+            )
+            for item in new
+        ],
     )
     ids = dict(ItemInstance.objects.filter(source=source, source_ref__in=refs).values_list("source_ref", "pk"))
-    ItemInstanceEvent.objects.bulk_create(
-        ItemInstanceEvent(
-            item_id=ids[item.source_ref],
-            event_type=ItemEventType.IMPORTED,
-            to_status=item.status,
-            to_owner_id=item.owner_id,
-            business_ref=f"{source}:{item.source_ref}",
-        )
-        for item in new
+    bulk_insert(
+        ItemInstanceEvent,
+        [
+            ItemInstanceEvent(
+                item_id=ids[item.source_ref],
+                event_type=ItemEventType.IMPORTED,
+                to_status=item.status,
+                to_owner_id=item.owner_id,
+                business_ref=f"{source}:{item.source_ref}",
+            )
+            for item in new
+        ],
     )
     return ids
 

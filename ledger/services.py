@@ -17,7 +17,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry
+from backpack_site.db import atomic_with_retry, bulk_insert
 from backpack_site.errors import InvalidInput
 from ledger.exceptions import (
     AccountNotFound,
@@ -210,9 +210,12 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
     new = list(pending.values())
     if new:
         balances = _lock_balances_bulk({(leg.account_id, leg.asset_code) for spec, _ in new for leg in spec.legs})
-        JournalEntry.objects.bulk_create(
-            JournalEntry(business_type=s.business_type, business_id=s.business_id, fingerprint=f, meta=s.meta)
-            for s, f in new
+        bulk_insert(
+            JournalEntry,
+            [
+                JournalEntry(business_type=s.business_type, business_id=s.business_id, fingerprint=f, meta=s.meta)
+                for s, f in new
+            ],
         )
         created = _entries_by_key({(s.business_type, s.business_id) for s, _ in new})
         rows = []
@@ -221,7 +224,7 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
             rows.extend(_apply_legs(entry, spec.legs, balances))
             results[(spec.business_type, spec.business_id)] = PostResult(entry, created=True)
         _save_balances(balances.values())
-        JournalLeg.objects.bulk_create(rows, batch_size=2000)
+        bulk_insert(JournalLeg, rows)
     return [results[(spec.business_type, spec.business_id)] for spec in entries]
 
 

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from backpack_site.db import atomic_with_retry
+from backpack_site.db import atomic_with_retry, bulk_insert
 from items.services import ImportedItem, items_import, items_remove_imported
 from ledger.exceptions import InsufficientBalance
 from ledger.models import SystemAccount
@@ -100,7 +100,7 @@ def _migrate_batch(rows, asset_codes, round_number, dry_run) -> list[MigrationRe
         )
         for row in rows
     ]
-    MigrationRecord.objects.bulk_create(records)
+    bulk_insert(MigrationRecord, records)
     if dry_run:
         transaction.set_rollback(True)
     return records

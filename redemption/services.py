@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry
+from backpack_site.db import atomic_with_retry, bulk_insert
 from backpack_site.errors import BackpackError
 from items.exceptions import ItemNotAvailable
 from items.models import ItemInstance, ItemStatus
@@ -381,18 +381,21 @@ def orders_import_fulfilled(*, redemptions: list[PastRedemption]) -> dict[int, u
             item_instance_id__in=item_ids, code_hash__startswith=HISTORY_HASH_PREFIX
         ).values_list("item_instance_id", "order_id")
     )
-    RedemptionOrder.objects.bulk_create(
-        RedemptionOrder(
-            code_hash=f"{HISTORY_HASH_PREFIX}{secrets.token_hex(24)}",
-            item_instance_id=r.item_id,
-            customer_id=r.customer_id,
-            redeemer_id=r.redeemer_id,
-            status=OrderStatus.FULFILLED,
-            expires_at=r.fulfilled_at,
-            fulfilled_at=r.fulfilled_at,
-        )
-        for r in redemptions
-        if r.item_id not in existing
+    bulk_insert(
+        RedemptionOrder,
+        [
+            RedemptionOrder(
+                code_hash=f"{HISTORY_HASH_PREFIX}{secrets.token_hex(24)}",
+                item_instance_id=r.item_id,
+                customer_id=r.customer_id,
+                redeemer_id=r.redeemer_id,
+                status=OrderStatus.FULFILLED,
+                expires_at=r.fulfilled_at,
+                fulfilled_at=r.fulfilled_at,
+            )
+            for r in redemptions
+            if r.item_id not in existing
+        ],
     )
     return dict(
         RedemptionOrder.objects.filter(
