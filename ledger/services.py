@@ -138,16 +138,12 @@ def entry_post(
     meta = meta or {}
     _validate(business_type, business_id, legs, hold_changes)
     fingerprint = _fingerprint(legs, hold_changes, meta)
-    existing = JournalEntry.objects.filter(business_type=business_type, business_id=business_id).first()
-    if existing is not None:
-        return PostResult(_replayed(existing, fingerprint), created=False)
-
     holds = _lock_holds([change.hold_id for change in hold_changes])
     keys = {(leg.account_id, leg.asset_code) for leg in legs}
     keys |= {(hold.account_id, hold.asset_id) for hold in holds.values()}
     balances = _lock_balances(keys)
 
-    # Under the locks: a concurrent duplicate (same legs, so the same locks) has committed by now.
+    # Checked under the locks: a concurrent duplicate (same legs, so the same locks) has committed by now.
     existing = JournalEntry.objects.filter(business_type=business_type, business_id=business_id).first()
     if existing is not None:
         return PostResult(_replayed(existing, fingerprint), created=False)

@@ -21,7 +21,7 @@ from ledger.models import AssetType, SystemAccount
 from ledger.services import (
     HoldChange,
     Leg,
-    account_get_or_create,
+    accounts_for_users,
     entry_post,
     hold_create,
     hold_release,
@@ -211,8 +211,8 @@ def _purchase_quantity(listing: MarketListing, quantity: int | None) -> int:
 
 def _purchase_legs(listing: MarketListing, buyer_id: int, quantity: int, split: FeeSplit) -> list[Leg]:
     """The counter legs of a purchase; the seller's frozen leg comes from the hold change."""
-    buyer = account_get_or_create(user_id=buyer_id).pk
-    seller = account_get_or_create(user_id=listing.seller_id).pk
+    accounts = accounts_for_users(user_ids={buyer_id, listing.seller_id})
+    buyer, seller = accounts[buyer_id], accounts[listing.seller_id]
     price = listing.price_asset_id
     parts = [
         (buyer, price, -split.total),
