@@ -1,11 +1,12 @@
 """Every write to the assets track.
 
 Lock order, shared by every service of every app that touches the ledger: domain rows
-first (listing, item, order), then holds by id, then balance rows by (account id, asset
-code). Each service locks before it reads what it checks, then writes, in one
-transaction.
+first (listing, item, order), then holds by id, then balance rows: users' by (account id,
+asset code), then the system accounts' likewise. Each service locks before it reads what
+it checks, then writes, in one transaction.
 """
 
+import functools
 import hashlib
 import json
 import uuid
@@ -91,6 +92,8 @@ def account_get_or_create(*, user_id: int | None = None, system_code: str | None
     if account is not None:
         return account
     kind = AccountKind.USER if user_id is not None else AccountKind.SYSTEM
+    if kind == AccountKind.SYSTEM:
+        _system_account_ids.cache_clear()
     try:
         with transaction.atomic():
             return Account.objects.create(kind=kind, **lookup)
@@ -114,6 +117,13 @@ def accounts_for_users(*, user_ids: set[int]) -> dict[int, int]:
     if len(found) != len(user_ids):
         raise AccountNotFound("No such user.", user_ids=sorted(set(user_ids) - found.keys()))
     return found
+
+
+@functools.cache
+def _system_account_ids() -> frozenset[int]:
+    """The system accounts' ids, for the lock order only: a stale set could cost a retried
+    deadlock, never a wrong posting."""
+    return frozenset(Account.objects.filter(kind=AccountKind.SYSTEM).values_list("pk", flat=True))
 
 
 def system_account_id(code: SystemAccount) -> int:
@@ -385,9 +395,15 @@ def _accounts_with_known_assets(keys: set[tuple[int, str]]) -> dict[int, Account
 
 
 def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock the balance rows one by one in the global order, creating missing ones race-free."""
+    """Lock the balance rows one by one in the global order, creating missing ones race-free.
+
+    The order is user rows, then system rows, each by (account id, asset code): the few
+    system rows are shared by everybody (the fee account by every purchase), so they are
+    taken last and held for the shortest time.
+    """
+    system = _system_account_ids()
     balances = {}
-    for account_id, asset_code in sorted(keys):
+    for account_id, asset_code in sorted(keys, key=lambda key: (key[0] in system, key)):
         lookup = {"account_id": account_id, "asset_id": asset_code}
         balance = Balance.objects.select_for_update().filter(**lookup).first()
         if balance is None:

@@ -8,16 +8,15 @@ database and left there (users named bench-<tag>-…).
 """
 
 import statistics
-import threading
-import time
 import uuid
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
-from django.db import connection, connections
+from django.db import connection
 from django.test import override_settings
 
+from backpack_site.bench import measure
 from ledger.services import balance_change
 from market.services import listing_create, listing_purchase
 
@@ -30,67 +29,39 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--threads", default="1,4,16", help="Comma-separated thread counts.")
+        parser.add_argument("--processes", default="2", help="Comma-separated process counts (one GIL each).")
         parser.add_argument("--per-thread", type=int, default=150, help="Purchases per thread and run.")
         parser.add_argument("--fee-bps", type=int, default=500, help="The fee of the fee run, in basis points.")
         parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off.")
 
-    def handle(self, *args, threads, per_thread, fee_bps, force, **options):
+    def handle(self, *args, threads, processes, per_thread, fee_bps, force, **options):
         if not settings.DEBUG and not force:
             raise CommandError("bench_market writes test data; it runs only with DEBUG on (or --force).")
-        thread_counts = [int(n) for n in threads.split(",")]
+        workers = [("threads", int(n)) for n in threads.split(",") if n]
+        workers += [("processes", int(n)) for n in processes.split(",") if n]
         tag = uuid.uuid4().hex[:8]
         self.stdout.write(
             f"database: {connection.vendor} {connection.settings_dict.get('NAME')}, "
-            f"{per_thread} purchases per thread, run tag {tag}"
+            f"{per_thread} purchases per worker, run tag {tag}"
         )
         rows = []
         # Query logging (DEBUG) costs CPU per query; production runs without it.
         with override_settings(DEBUG=False):
-            for count in thread_counts:
+            for kind, count in workers:
                 for bps in (fee_bps, 0):
-                    rows.append(self.run(tag=tag, threads=count, per_thread=per_thread, fee_bps=bps))
+                    rows.append(self.run(tag=tag, kind=kind, count=count, per_thread=per_thread, fee_bps=bps))
         self.report(rows, fee_bps)
 
-    def run(self, *, tag: str, threads: int, per_thread: int, fee_bps: int) -> dict:
-        run_id = f"{tag}-t{threads}-f{fee_bps}"
-        listings, buyers = self.prepare(run_id, threads, per_thread)
-        latencies = [[] for _ in range(threads)]
-        errors = []
-        barrier = threading.Barrier(threads + 1)
-
-        def worker(index):
-            try:
-                connection.ensure_connection()
-                barrier.wait()
-                for n in range(per_thread):
-                    started = time.perf_counter()
-                    listing_purchase(
-                        listing_id=listings[index], buyer_id=buyers[index], quantity=1, idempotency_key=f"bench-{n}"
-                    )
-                    latencies[index].append(time.perf_counter() - started)
-            except Exception as exc:  # reported below: a benchmark must not hide a failure
-                errors.append(exc)
-            finally:
-                connections.close_all()
-
+    def run(self, *, tag: str, kind: str, count: int, per_thread: int, fee_bps: int) -> dict:
+        listings, buyers = self.prepare(f"{tag}-{kind[0]}{count}-f{fee_bps}", count, per_thread)
+        work = [[(listings[i], buyers[i], f"bench-{n}") for n in range(per_thread)] for i in range(count)]
         waits_before = self.row_lock_waits()
         with override_settings(MARKET_FEE_BPS=fee_bps):
-            workers = [threading.Thread(target=worker, args=(i,)) for i in range(threads)]
-            for thread in workers:
-                thread.start()
-            barrier.wait()
-            started = time.perf_counter()
-            for thread in workers:
-                thread.join()
-            elapsed = time.perf_counter() - started
+            elapsed, samples = measure(_buy_one, work, processes=kind == "processes")
         waits_after = self.row_lock_waits()
-        if errors:
-            raise CommandError(f"{len(errors)} thread(s) failed, first: {errors[0]!r}")
-
-        samples = sorted(s for thread_samples in latencies for s in thread_samples)
-        quantiles = statistics.quantiles(samples, n=100, method="inclusive")
+        quantiles = statistics.quantiles(sorted(samples), n=100, method="inclusive")
         return {
-            "threads": threads,
+            "workers": f"{count} {kind}",
             "fee_bps": fee_bps,
             "purchases": len(samples),
             "per_second": len(samples) / elapsed,
@@ -139,18 +110,23 @@ class Command(BaseCommand):
     def report(self, rows: list[dict], fee_bps: int) -> None:
         self.stdout.write("")
         self.stdout.write(
-            "| threads | fee (bps) | purchases | purchases/s | p50 ms | p95 ms | row lock waits | lock wait ms |"
+            "| workers | fee (bps) | purchases | purchases/s | p50 ms | p95 ms | row lock waits | lock wait ms |"
         )
         self.stdout.write("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
         for row in rows:
             self.stdout.write(
-                f"| {row['threads']} | {row['fee_bps']} | {row['purchases']} | {row['per_second']:.0f} "
+                f"| {row['workers']} | {row['fee_bps']} | {row['purchases']} | {row['per_second']:.0f} "
                 f"| {row['p50_ms']:.1f} | {row['p95_ms']:.1f} | {row['lock_waits']} | {row['lock_wait_ms']} |"
             )
         self.stdout.write("")
-        by_key = {(row["threads"], row["fee_bps"]): row for row in rows}
-        for threads in sorted({row["threads"] for row in rows}):
-            with_fee, without = by_key[(threads, fee_bps)], by_key[(threads, 0)]
+        by_key = {(row["workers"], row["fee_bps"]): row for row in rows}
+        for workers in dict.fromkeys(row["workers"] for row in rows):
+            with_fee, without = by_key[(workers, fee_bps)], by_key[(workers, 0)]
             ratio = with_fee["per_second"] / without["per_second"]
             verdict = "within 20%" if ratio >= 0.8 else "MORE than 20% slower: the fee account is the bottleneck"
-            self.stdout.write(f"{threads:>2} threads: the fee run does {ratio:.0%} of the no-fee rate ({verdict})")
+            self.stdout.write(f"{workers:>12}: the fee run does {ratio:.0%} of the no-fee rate ({verdict})")
+
+
+def _buy_one(work: tuple[int, int, str]) -> None:
+    listing_id, buyer_id, key = work
+    listing_purchase(listing_id=listing_id, buyer_id=buyer_id, quantity=1, idempotency_key=key)

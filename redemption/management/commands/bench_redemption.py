@@ -9,17 +9,16 @@ many worker processes (how the site runs: stateless processes behind a load bala
 """
 
 import logging
-import multiprocessing
 import statistics
-import threading
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
-from django.db import connection, connections
+from django.db import connection
 
+from backpack_site.bench import measure
 from items.services import item_grant
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create, order_fulfil
 
@@ -51,8 +50,7 @@ class Command(BaseCommand):
         )
         for index, (kind, count) in enumerate(rows):
             batch = codes[index * fulfils : (index + 1) * fulfils]
-            run = self.run if kind == "threads" else self.run_processes
-            seconds, latencies = run(batch, staff_ids[:count])
+            seconds, latencies = self.run(batch, staff_ids[:count], processes=kind == "processes")
             p50 = statistics.median(latencies) * 1000
             p95 = statistics.quantiles(latencies, n=20)[-1] * 1000
             self.stdout.write(
@@ -89,61 +87,13 @@ class Command(BaseCommand):
             codes = list(pool.map(issue, range(orders)))
         return staff_ids, codes
 
-    def run(self, codes: list[str], staff_ids: list[int]) -> tuple[float, list[float]]:
-        """Fulfil `codes` split over one thread per staff user; the wall time and every latency."""
+    def run(self, codes: list[str], staff_ids: list[int], *, processes: bool) -> tuple[float, list[float]]:
+        """Fulfil `codes` split over one worker per staff user; the wall time and every latency."""
         count = len(staff_ids)
-        ready = threading.Barrier(count + 1)
-        latencies: list[list[float]] = [[] for _ in range(count)]
-        errors: list[BaseException] = []
-
-        def worker(index: int) -> None:
-            try:
-                connection.ensure_connection()
-                ready.wait()
-                for code in codes[index::count]:
-                    begun = time.perf_counter()
-                    order_fulfil(code=code, staff_user_id=staff_ids[index], ip="127.0.0.1")
-                    latencies[index].append(time.perf_counter() - begun)
-            except BaseException as exc:
-                errors.append(exc)
-                raise
-            finally:
-                connections.close_all()
-
-        workers = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
-        for thread in workers:
-            thread.start()
-        ready.wait()
-        started = time.perf_counter()
-        for thread in workers:
-            thread.join()
-        seconds = time.perf_counter() - started
-        if errors:
-            raise errors[0]
-        return seconds, [latency for thread_latencies in latencies for latency in thread_latencies]
-
-    def run_processes(self, codes: list[str], staff_ids: list[int]) -> tuple[float, list[float]]:
-        """The same with one forked process per staff user, each on its own connection."""
-        count = len(staff_ids)
-        connections.close_all()  # a forked child must not share the parent's connection
-        context = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(max_workers=count, mp_context=context) as pool:
-            results = list(pool.map(_fulfil_all, [(codes[i::count], staff_ids[i]) for i in range(count)]))
-        seconds = max(end for _, end, _ in results) - min(start for start, _, _ in results)
-        return seconds, [latency for _, _, latencies in results for latency in latencies]
+        work = [[(code, staff_ids[i]) for code in codes[i::count]] for i in range(count)]
+        return measure(_fulfil, work, processes=processes)
 
 
-def _fulfil_all(work: tuple[list[str], int]) -> tuple[float, float, list[float]]:
-    """Fulfil codes in a worker process: (start, end, latencies) on the machine-wide monotonic clock."""
-    codes, staff_id = work
-    try:
-        connection.ensure_connection()
-        latencies = []
-        started = time.perf_counter()
-        for code in codes:
-            begun = time.perf_counter()
-            order_fulfil(code=code, staff_user_id=staff_id, ip="127.0.0.1")
-            latencies.append(time.perf_counter() - begun)
-        return started, time.perf_counter(), latencies
-    finally:
-        connections.close_all()
+def _fulfil(work: tuple[str, int]) -> None:
+    code, staff_id = work
+    order_fulfil(code=code, staff_user_id=staff_id, ip="127.0.0.1")
