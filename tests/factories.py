@@ -29,6 +29,8 @@ class ItemFactory(factory.django.DjangoModelFactory):
     meta = factory.LazyFunction(lambda: {"value": 2000})
     source = "test"
     source_ref = factory.Sequence(str)
+
+
 class MerchantFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = "redemption.Merchant"
