@@ -1,13 +1,37 @@
 from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
 
 from backpack_site.admin_tools import ReadOnlyModelAdmin
 from backpack_site.models import Alert, ReconciliationRun
+from backpack_site.selectors import operations_dashboard
 
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyModelAdmin):
     list_display = ("started_at", "finished_at", "status", "discrepancy_count")
     list_filter = ("status",)
+
+    def get_urls(self):
+        dashboard = path(
+            "dashboard/",
+            self.admin_site.admin_view(self.dashboard_view),
+            name="backpack_site_reconciliationrun_dashboard",
+        )
+        return [dashboard, *super().get_urls()]
+
+    def dashboard_view(self, request):
+        # admin_view lets in any active staff user; merchant staff are staff too, so ask for the runs' view permission.
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Operations dashboard",
+            "opts": self.model._meta,
+            **operations_dashboard(),
+        }
+        return TemplateResponse(request, "admin/backpack_site/reconciliationrun/dashboard.html", context)
 
 
 @admin.register(Alert)

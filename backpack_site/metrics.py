@@ -10,8 +10,18 @@ from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
 from backpack_site.models import Alert, ReconciliationRun, RunStatus
+from market.selectors import trade_totals_by_price_asset
+from redemption.selectors import attempt_counts_by_outcome
 
 logger = logging.getLogger(__name__)
+
+
+TRADE_COUNTERS = {
+    # metric name: (the column of trade_totals_by_price_asset, help)
+    "backpack_market_trades": ("trades", "Market trades, by price asset."),
+    "backpack_market_trade_volume": ("total", "What buyers paid on the market, by price asset."),
+    "backpack_market_fees": ("fees", "Market fees collected, by price asset."),
+}
 
 
 class DomainCollector:
@@ -20,11 +30,16 @@ class DomainCollector:
         yield CounterMetricFamily("backpack_alerts", "Alerts fired, by source.", labels=["source"])
         yield GaugeMetricFamily("backpack_reconciliation_discrepancies", "")
         yield GaugeMetricFamily("backpack_reconciliation_last_pass_timestamp_seconds", "")
+        yield CounterMetricFamily("backpack_redemption_attempts", "", labels=["outcome"])
+        for name in TRADE_COUNTERS:
+            yield CounterMetricFamily(name, "", labels=["price_asset"])
 
     def collect(self):
         try:
             yield from self._alerts()
             yield from self._reconciliation()
+            yield from self._redemption()
+            yield from self._market()
         except Exception:  # a scrape must never fail because one query did
             logger.exception("collecting domain metrics failed")
 
@@ -52,3 +67,19 @@ class DomainCollector:
         )
         passed.add_metric([], last_pass.timestamp() if last_pass else 0)
         yield passed
+
+    def _redemption(self):
+        attempts = CounterMetricFamily(
+            "backpack_redemption_attempts", "Redemption code lookups and fulfils, by outcome.", labels=["outcome"]
+        )
+        for outcome, count in sorted(attempt_counts_by_outcome().items()):
+            attempts.add_metric([outcome], count)
+        yield attempts
+
+    def _market(self):
+        rows = trade_totals_by_price_asset()
+        for name, (column, help_text) in TRADE_COUNTERS.items():
+            counter = CounterMetricFamily(name, help_text, labels=["price_asset"])
+            for row in rows:
+                counter.add_metric([row["price_asset_code"]], row[column])
+            yield counter

@@ -7,9 +7,26 @@ from django.utils import timezone
 
 from backpack_site.alerts import alert_fire
 from backpack_site.models import ReconciliationRun, RunStatus
+from items.reconciliation import item_locks_of_unknown_holders
 from ledger.reconciliation import LEDGER_CHECKS
+from market.models import LOCK_PREFIX as MARKET_LOCK_PREFIX
+from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
+from redemption.reconciliation import redemption_locks_match_orders
+from redemption.services import LOCK_PREFIX as REDEMPTION_LOCK_PREFIX
 
-CHECKS = LEDGER_CHECKS
+
+def item_locks_name_a_holder_kind() -> list[dict]:
+    """Each holder kind checks its own locks; this finds the locks none of them would look at."""
+    return item_locks_of_unknown_holders(holder_prefixes=(REDEMPTION_LOCK_PREFIX, MARKET_LOCK_PREFIX))
+
+
+CHECKS = (
+    *LEDGER_CHECKS,
+    item_locks_name_a_holder_kind,
+    redemption_locks_match_orders,
+    market_locks_match_listings,
+    asset_listings_match_holds,
+)
 
 
 def reconciliation_run() -> ReconciliationRun:

@@ -1,8 +1,15 @@
 from celery import shared_task
 
+from backpack_site.failure_rate import redemption_failure_rate_check
 from backpack_site.reconciliation import reconciliation_run
 
 
 @shared_task
 def reconcile_ledger() -> str:
     return reconciliation_run().status
+
+
+@shared_task
+def check_redemption_failure_rate() -> bool:
+    """Whether it alerted."""
+    return redemption_failure_rate_check().alerted

@@ -62,3 +62,8 @@ def backpack_items(*, owner_id: int, status: str | None = None, item_type: str |
 def imported_items(*, source: str) -> list[tuple[str, int, int]]:
     """(source_ref, item id, owner id) of every item of a source, for reconciliation."""
     return list(ItemInstance.objects.filter(source=source).values_list("source_ref", "pk", "owner_id"))
+
+
+def items_locked(*, holder_prefix: str = "") -> QuerySet:
+    """Locked items whose `locked_by` starts with `holder_prefix`: a queryset for a holder to check its locks against."""
+    return ItemInstance.objects.filter(status=ItemStatus.LOCKED, locked_by__startswith=holder_prefix)

@@ -2,7 +2,7 @@
 
 from django.db.models import F, QuerySet, Sum
 
-from ledger.models import AssetType, Balance, JournalLeg
+from ledger.models import AssetType, Balance, Hold, HoldStatus, JournalLeg
 
 BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
 
@@ -74,3 +74,8 @@ def journal_sums(*, account_id: int, asset_code: str) -> dict:
         available=Sum("delta_available", default=0), frozen=Sum("delta_frozen", default=0)
     )
     return {"available": int(sums["available"]), "frozen": int(sums["frozen"])}
+
+
+def holds_open(*, business_type: str) -> QuerySet:
+    """Open holds created by entries of `business_type` (e.g. "market_listing"): a queryset to nest or filter."""
+    return Hold.objects.filter(status=HoldStatus.OPEN, entry__business_type=business_type)

@@ -11,6 +11,11 @@ from django.db.models import F, Q
 from items.models import ItemInstance
 from ledger.models import AssetType, Hold, JournalEntry
 
+# An item listing locks its item with locked_by "market:<listing id>"; an asset listing's
+# hold is created by an entry of business type "market_listing" keyed by the listing id.
+LOCK_PREFIX = "market:"
+HOLD_BUSINESS_TYPE = "market_listing"
+
 
 class ListingType(models.TextChoices):
     ASSET = "asset", "Asset"
@@ -105,7 +110,7 @@ class MarketListing(models.Model):
 
     @property
     def lock_reference(self) -> str:
-        return f"market:{self.pk}"
+        return f"{LOCK_PREFIX}{self.pk}"
 
 
 class MarketTrade(models.Model):

@@ -1,6 +1,8 @@
 """Reads of the market for the API and the admin: plain dicts, one query per page."""
 
-from django.db.models import F, Q, QuerySet
+from datetime import datetime
+
+from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from market.exceptions import ListingNotFound
@@ -103,3 +105,13 @@ def trades_for_user(*, user_id: int) -> QuerySet:
 
 def trade_get(*, trade_id: int) -> dict:
     return MarketTrade.objects.filter(pk=trade_id).values(*TRADE_COLUMNS, **TRADE_FIELDS).get()
+
+
+def trade_totals_by_price_asset(*, since: datetime | None = None) -> list[dict]:
+    """Trades, their total and their fees per price asset (since a time, or ever): one grouped query."""
+    trades = MarketTrade.objects.all() if since is None else MarketTrade.objects.filter(created_at__gte=since)
+    return list(
+        trades.values(price_asset_code=F("price_asset_id"))
+        .annotate(trades=Count("id"), total=Sum("total"), fees=Sum("fee"))
+        .order_by("price_asset_code")
+    )

@@ -36,7 +36,7 @@ from market.exceptions import (
     QuantityExceedsRemaining,
     TooManyOpenListings,
 )
-from market.models import ListingStatus, ListingType, MarketListing, MarketTrade
+from market.models import HOLD_BUSINESS_TYPE, ListingStatus, ListingType, MarketListing, MarketTrade
 
 # No listing may be worth more than this in total, so every total and fee fits a BIGINT.
 MAX_LISTING_VALUE = 10**15
@@ -111,7 +111,7 @@ def listing_create(
             user_id=seller_id,
             asset_code=asset_code,
             amount=quantity,
-            business_type="market_listing",
+            business_type=HOLD_BUSINESS_TYPE,
             business_id=str(listing.pk),
         )
         MarketListing.objects.filter(pk=listing.pk).update(hold=hold)

@@ -1,8 +1,11 @@
-"""Reads of the redemption app for the API and the admin."""
+"""Reads of the redemption app for the API, the admin and the operations checks."""
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
-from redemption.models import HISTORY_HASH_PREFIX, Merchant, RedemptionOrder
+from django.db.models import Count, QuerySet
+
+from redemption.models import HISTORY_HASH_PREFIX, AttemptOutcome, Merchant, RedemptionAttempt, RedemptionOrder
 
 
 def orders_for_user(*, user_id: int) -> QuerySet:
@@ -27,3 +30,41 @@ def masked_name(user) -> str:
 def history_order_count() -> int:
     """Orders kept as history of redemptions in another system (the legacy migration)."""
     return RedemptionOrder.objects.filter(code_hash__startswith=HISTORY_HASH_PREFIX).count()
+
+
+def attempt_counts_by_outcome(*, since: datetime | None = None) -> dict[str, int]:
+    """How many lookups and fulfils ended in each outcome (since a time, or ever): one grouped query."""
+    attempts = (
+        RedemptionAttempt.objects.all() if since is None else RedemptionAttempt.objects.filter(created_at__gte=since)
+    )
+    return dict(attempts.order_by().values_list("outcome").annotate(n=Count("id")))
+
+
+@dataclass(frozen=True)
+class AttemptStats:
+    """Verifications split into ok and failed. Throttled attempts are counted apart and in
+    neither: they are refused before any code is checked, and the failures that led to the
+    throttling are already counted, so a client hammering while throttled does not swamp the rate."""
+
+    ok: int
+    failed: int
+    throttled: int
+
+    @property
+    def verified(self) -> int:
+        return self.ok + self.failed
+
+    @property
+    def failure_rate(self) -> float | None:
+        return self.failed / self.verified if self.verified else None
+
+    @property
+    def success_rate(self) -> float | None:
+        return self.ok / self.verified if self.verified else None
+
+
+def attempt_stats(*, since: datetime) -> AttemptStats:
+    counts = attempt_counts_by_outcome(since=since)
+    ok = counts.pop(AttemptOutcome.OK, 0)
+    throttled = counts.pop(AttemptOutcome.THROTTLED, 0)
+    return AttemptStats(ok=ok, failed=sum(counts.values()), throttled=throttled)

@@ -2,6 +2,11 @@ import pytest
 from django.core.management import call_command
 
 from backpack_site.alerts import alert_fire
+from market.models import MarketTrade
+from market.services import listing_create, listing_purchase
+from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
+from tests.conftest import grant
+from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,3 +33,25 @@ def test_metrics_expose_requests_alerts_and_reconciliation(client):
     assert metrics["backpack_reconciliation_discrepancies"] == 0
     assert metrics["backpack_reconciliation_last_pass_timestamp_seconds"] > 0
     assert any(name.startswith("django_http_requests_total_by_view_transport_method_total") for name in metrics)
+
+
+def test_metrics_expose_redemption_attempts_and_market_trades(client, user, other_user):
+    seller, buyer = user, other_user
+    grant(seller, "red_shard", 10)
+    grant(buyer, "DIAMOND", 1000)
+    listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=50)
+    listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="a", quantity=2)
+    listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="b", quantity=4)
+    staff = StaffFactory()
+    for outcome in (AttemptOutcome.OK, AttemptOutcome.OK, AttemptOutcome.NOT_FOUND):
+        RedemptionAttempt.objects.create(kind=AttemptKind.LOOKUP, outcome=outcome, staff_user=staff)
+
+    metrics = metric_lines(client)
+
+    fees = sum(MarketTrade.objects.values_list("fee", flat=True))
+    assert fees > 0
+    assert metrics['backpack_market_trades_total{price_asset="DIAMOND"}'] == 2
+    assert metrics['backpack_market_trade_volume_total{price_asset="DIAMOND"}'] == 300
+    assert metrics['backpack_market_fees_total{price_asset="DIAMOND"}'] == fees
+    assert metrics['backpack_redemption_attempts_total{outcome="ok"}'] == 2
+    assert metrics['backpack_redemption_attempts_total{outcome="not_found"}'] == 1

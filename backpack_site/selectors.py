@@ -1,0 +1,46 @@
+"""Reads for the operations dashboard: the reconciliation runs and the platform's recent activity."""
+
+from datetime import datetime, timedelta
+
+from django.utils import timezone
+
+from backpack_site.models import ReconciliationRun, RunStatus
+from market.selectors import trade_totals_by_price_asset
+from redemption.selectors import attempt_stats
+
+RUN_COLUMNS = ("id", "status", "started_at", "finished_at", "discrepancy_count")
+REDEMPTION_WINDOWS = (("Last hour", timedelta(hours=1)), ("Last 24 hours", timedelta(hours=24)))
+TRADE_WINDOW = timedelta(hours=24)
+
+
+def reconciliation_runs_recent(*, limit: int = 30) -> list[dict]:
+    """The latest runs first, with their status label: one query."""
+    runs = list(ReconciliationRun.objects.order_by("-started_at", "-id").values(*RUN_COLUMNS)[:limit])
+    for run in runs:
+        run["status_label"] = RunStatus(run["status"]).label
+    return runs
+
+
+def operations_dashboard(*, now: datetime | None = None) -> dict:
+    """Everything the dashboard shows, in a fixed number of queries (one per table and window)."""
+    now = now or timezone.now()
+    runs = reconciliation_runs_recent()
+    redemption = []
+    for label, window in REDEMPTION_WINDOWS:
+        stats = attempt_stats(since=now - window)
+        redemption.append(
+            {
+                "window": label,
+                "verified": stats.verified,
+                "ok": stats.ok,
+                "failed": stats.failed,
+                "throttled": stats.throttled,
+                "success_percent": None if stats.success_rate is None else round(100 * stats.success_rate, 1),
+            }
+        )
+    return {
+        "latest_run": runs[0] if runs else None,
+        "runs": runs,
+        "redemption": redemption,
+        "trades": trade_totals_by_price_asset(since=now - TRADE_WINDOW),
+    }
