@@ -1,19 +1,13 @@
 """Each ledger check finds the discrepancy planted behind the services' back, and only that."""
 
 import pytest
-from django.db import connection
 
 from ledger.models import Balance, JournalLeg
 from ledger.reconciliation import ledger_discrepancies
 from ledger.services import hold_create
-from tests.conftest import grant
+from tests.conftest import execute_sql, grant
 
 pytestmark = pytest.mark.django_db
-
-
-def execute(sql: str, params=()) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 @pytest.fixture
@@ -33,25 +27,25 @@ def test_clean_books_pass(books):
 
 
 def test_a_balance_off_by_one(books):
-    execute("UPDATE account_asset_balances SET available_amount = available_amount + 1 WHERE id = %s", [books.pk])
+    execute_sql("UPDATE account_asset_balances SET available_amount = available_amount + 1 WHERE id = %s", [books.pk])
 
     assert checks_found() == {"balance_matches_journal", "asset_sums_to_zero"}
 
 
 def test_frozen_without_a_hold(books):
-    execute("UPDATE asset_holds SET status = 'released', remaining = 0")
+    execute_sql("UPDATE asset_holds SET status = 'released', remaining = 0")
 
     assert checks_found() == {"open_holds_match_frozen"}
 
 
 def test_a_deleted_journal_leg(books):
     leg = JournalLeg.objects.filter(account__user__isnull=False, asset_id="DIAMOND").first()
-    execute("DELETE FROM asset_transactions WHERE id = %s", [leg.pk])
+    execute_sql("DELETE FROM asset_transactions WHERE id = %s", [leg.pk])
 
     assert checks_found() == {"balance_matches_journal", "entry_balances"}
 
 
 def test_a_user_row_allowed_to_go_negative(books):
-    execute("UPDATE account_asset_balances SET allows_negative = %s WHERE id = %s", [True, books.pk])
+    execute_sql("UPDATE account_asset_balances SET allows_negative = %s WHERE id = %s", [True, books.pk])
 
     assert checks_found() == {"user_balance_not_negative"}

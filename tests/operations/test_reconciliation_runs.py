@@ -1,6 +1,5 @@
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 from backpack_site.alerts import alert_fire
 from backpack_site.models import Alert, ReconciliationRun, RunStatus
@@ -8,16 +7,11 @@ from ledger.models import JournalLeg
 from ledger.services import hold_create
 from market.services import listing_create, listing_purchase
 from redemption.services import order_create
-from tests.conftest import grant
+from tests.conftest import execute_sql, grant
 from tests.factories import UserFactory
 from tests.market.helpers import give_item
 
 pytestmark = pytest.mark.django_db
-
-
-def execute(sql: str, params=()) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
 
 
 @pytest.fixture
@@ -106,7 +100,7 @@ PLANTS = {
 @pytest.mark.parametrize("plant", PLANTS, ids=list(PLANTS))
 def test_each_planted_discrepancy_is_found_stored_exits_1_and_posted(books, webhook, plant):
     sql, check = PLANTS[plant]
-    execute(sql.format(**books))
+    execute_sql(sql.format(**books))
 
     with pytest.raises(SystemExit) as exit_status:
         call_command("reconcile_ledger")
@@ -122,7 +116,7 @@ def test_each_planted_discrepancy_is_found_stored_exits_1_and_posted(books, webh
 
 def test_stored_discrepancies_are_capped_but_counted(books, settings):
     settings.RECONCILIATION_MAX_STORED = 2
-    execute(
+    execute_sql(
         "UPDATE account_asset_balances SET available_amount = available_amount + 1 WHERE allows_negative = %s", [False]
     )
 
