@@ -11,7 +11,7 @@ import time
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection
-from django.test import Client
+from django.test import Client, override_settings
 from rest_framework_simplejwt.tokens import AccessToken
 
 from items.models import ItemInstance, ItemStatus, ItemType
@@ -33,19 +33,23 @@ class Command(BaseCommand):
         self.stdout.write(f"{'items':>7} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bytes':>9}")
         for size in [int(s) for s in sizes.split(",")]:
             user = self._user_with(size)
-            client = Client(headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"})
-            for _ in range(10):  # warm-up: connections, caches
-                client.get("/api/v4/backpack")
-            timings = []
-            for _ in range(requests):
-                started = time.perf_counter()
-                response = client.get("/api/v4/backpack")
-                timings.append((time.perf_counter() - started) * 1000)
-                assert response.status_code == 200, response.content[:200]
-            cuts = statistics.quantiles(timings, n=100)
-            self.stdout.write(
-                f"{size:>7} {requests:>8} {cuts[49]:>8.1f} {cuts[94]:>8.1f} {cuts[98]:>8.1f} {len(response.content):>9}"
-            )
+            with override_settings(DEBUG=False):  # as in production: no query log
+                self._measure(user, size, requests)
+
+    def _measure(self, user, size: int, requests: int) -> None:
+        client = Client(headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"})
+        for _ in range(10):  # warm-up: connections, caches
+            client.get("/api/v4/backpack")
+        timings = []
+        for _ in range(requests):
+            started = time.perf_counter()
+            response = client.get("/api/v4/backpack")
+            timings.append((time.perf_counter() - started) * 1000)
+            assert response.status_code == 200, response.content[:200]
+        cuts = statistics.quantiles(timings, n=100)
+        self.stdout.write(
+            f"{size:>7} {requests:>8} {cuts[49]:>8.1f} {cuts[94]:>8.1f} {cuts[98]:>8.1f} {len(response.content):>9}"
+        )
 
     def _user_with(self, size: int):
         user, _ = get_user_model().objects.get_or_create(username=f"bench_backpack_{size}")
