@@ -135,6 +135,7 @@ class MarketTrade(models.Model):
         indexes = [
             models.Index(fields=["buyer", "id"], name="trade_buyer"),
             models.Index(fields=["seller", "id"], name="trade_seller"),
+            models.Index(fields=["created_at"], name="trade_time"),  # the dashboard's last 24 hours
         ]
         constraints = [
             models.UniqueConstraint(fields=["buyer", "idempotency_key"], name="trade_unique_buyer_key"),
