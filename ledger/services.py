@@ -246,30 +246,35 @@ def _entries_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Journal
 
 
 def _lock_balances_bulk(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock many balance rows in one statement, creating missing ones.
+    """Lock many balance rows, users' then system accounts' (the global order), one statement each.
 
-    InnoDB locks them in the order of the (account, asset) index, the global order. It
-    also locks the accounts' rows of the other assets in the batch: fine for bulk work.
+    InnoDB locks each statement's rows in (account, asset) index order. It also locks the
+    accounts' rows of the other assets in the batch: fine for bulk work. Missing rows are
+    created, then locked.
     """
     accounts = _accounts_with_known_assets(keys)
     codes = {code for _, code in keys}
+    system = _system_account_ids()
 
-    def locked() -> dict:
+    def lock(account_ids) -> dict:
         rows = (
             Balance.objects.select_for_update()
-            .filter(account_id__in=accounts.keys(), asset_id__in=codes)
+            .filter(account_id__in=account_ids, asset_id__in=codes)
             .order_by("account_id", "asset_id")
         )
         return {(b.account_id, b.asset_id): b for b in rows if (b.account_id, b.asset_id) in keys}
 
-    balances = locked()
+    balances = {}
+    for account_ids in (accounts.keys() - system, accounts.keys() & system):
+        if account_ids:
+            balances |= lock(account_ids)
     missing = sorted(keys - balances.keys())
     if missing:
         Balance.objects.bulk_create(
             [Balance(account_id=a, asset_id=c, allows_negative=accounts[a].is_system) for a, c in missing],
             ignore_conflicts=True,
         )
-        balances = locked()
+        balances |= lock({account_id for account_id, _ in missing})
     return balances
 
 
