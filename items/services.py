@@ -257,20 +257,17 @@ def items_remove_imported(*, source: str, item_ids: Sequence[int]) -> tuple[list
 
 
 def _transition(item_id, event_type, *, expected: dict, changes: dict, business_ref: str, actor_id) -> ItemInstance:
-    before = ItemInstance.objects.select_for_update().filter(pk=item_id).values("owner_id", "status").first()
-    if before is None or expected.get("owner_id", before["owner_id"]) != before["owner_id"]:
+    item = ItemInstance.objects.select_for_update().filter(pk=item_id).first()
+    if item is None or expected.get("owner_id", item.owner_id) != item.owner_id:
         raise ItemNotFound(item_id=item_id)
-    updated = ItemInstance.objects.filter(pk=item_id, **expected).update(**changes, updated_at=timezone.now())
-    if updated == 0:
-        raise ItemNotAvailable(item_id=item_id, status=before["status"])
-    item = ItemInstance.objects.get(pk=item_id)
+    from_owner_id, now = item.owner_id, timezone.now()
+    # The conditional update is the guarantee; the lock above only gives a clear error.
+    if not ItemInstance.objects.filter(pk=item_id, **expected).update(**changes, updated_at=now):
+        raise ItemNotAvailable(item_id=item_id, status=item.status)
+    for field, value in {**changes, "updated_at": now}.items():
+        setattr(item, field, value)
     _event(
-        item,
-        event_type,
-        expected["status"],
-        business_ref=business_ref,
-        actor_id=actor_id,
-        from_owner_id=before["owner_id"],
+        item, event_type, expected["status"], business_ref=business_ref, actor_id=actor_id, from_owner_id=from_owner_id
     )
     return item
 
