@@ -16,13 +16,16 @@ SAMPLE = 20
 
 
 def _result(check: str, problems: list, detail: str) -> dict:
-    return {
-        "check": check,
-        "passed": not problems,
-        "detail": detail,
-        "problems": len(problems),
-        "sample": problems[:SAMPLE],
-    }
+    return _counted(check, len(problems), problems[:SAMPLE], detail)
+
+
+def _counted(check: str, count: int, sample: list, detail: str) -> dict:
+    return {"check": check, "passed": count == 0, "detail": detail, "problems": count, "sample": sample}
+
+
+def _rows_result(check: str, ids, detail: str) -> dict:
+    """A check whose problems are the rows of a query of inventory ids: counted and sampled in the database."""
+    return _counted(check, ids.order_by().count(), list(ids.order_by("inventory_id")[:SAMPLE]), detail)
 
 
 def _expected_per_user() -> tuple[Counter, Counter]:
@@ -46,15 +49,21 @@ def _expected_per_user() -> tuple[Counter, Counter]:
 
 
 def reconcile() -> list[dict]:
-    results = []
-    legacy_ids = set(LegacyInventory.objects.values_list("inventory_id", flat=True))
-    records = dict(MigrationRecord.objects.values_list("inventory_id", "outcome"))
-    unrecorded = sorted(legacy_ids - records.keys())
-    results.append(_result("every legacy row has a record", unrecorded, f"{len(legacy_ids)} legacy rows"))
-    strays = sorted(records.keys() - legacy_ids)
-    results.append(_result("every record has its legacy row", strays, f"{len(records)} records"))
-    unresolved = sorted(i for i, outcome in records.items() if outcome in (Outcome.UNMAPPED, Outcome.FAILED))
-    results.append(_result("no unmapped or failed rows", unresolved, "extend legacy names in the admin, fix, rerun"))
+    legacy = LegacyInventory.objects.values_list("inventory_id", flat=True)
+    records = MigrationRecord.objects.values_list("inventory_id", flat=True)
+    results = [
+        _rows_result(
+            "every legacy row has a record", legacy.exclude(inventory_id__in=records), f"{legacy.count()} legacy rows"
+        ),
+        _rows_result(
+            "every record has its legacy row", records.exclude(inventory_id__in=legacy), f"{records.count()} records"
+        ),
+        _rows_result(
+            "no unmapped or failed rows",
+            records.filter(outcome__in=(Outcome.UNMAPPED, Outcome.FAILED)),
+            "extend legacy names in the admin, fix, rerun",
+        ),
+    ]
 
     expected_items, expected_credits = _expected_per_user()
     items = imported_items(source=ITEM_SOURCE)
