@@ -17,6 +17,7 @@ from ledger.services import (
     Leg,
     account_get_or_create,
     accounts_for_users,
+    balance_adjust,
     balance_change,
     entries_post_batch,
     entry_post,
@@ -329,3 +330,35 @@ def test_batch_refuses_to_take_a_user_below_zero(user):
 
     with pytest.raises(InsufficientBalance):
         entries_post_batch(entries=debit)
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "UPDATE asset_holds SET remaining = amount + 1 WHERE id = %s",
+        "UPDATE asset_holds SET remaining = 0 WHERE id = %s",  # open with nothing left
+        "UPDATE asset_holds SET status = 'released' WHERE id = %s",  # closed with something left
+    ],
+    ids=["more than the hold", "open but empty", "closed but not empty"],
+)
+def test_database_refuses_an_inconsistent_hold(user, sql):
+    grant(user, "red_shard", 10)
+    hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=5, business_type="listing", business_id="1")
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql, [hold.pk])
+
+
+def test_database_refuses_a_leg_that_moves_nothing(user):
+    leg = grant(user, "DIAMOND", 5).entry.legs.first()
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE asset_transactions SET delta_available = 0 WHERE id = %s", [leg.pk])
+
+
+def test_database_refuses_an_audit_without_a_reason(user):
+    grant(user, "DIAMOND", 5)
+    audit = balance_adjust(user_id=user.pk, asset_code="DIAMOND", delta=1, reason="ticket 7", operator="ops")
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("UPDATE ledger_balance_audits SET reason = '' WHERE id = %s", [audit.pk])

@@ -4,7 +4,7 @@ from datetime import timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import connection
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from items.models import ItemInstance
@@ -323,3 +323,14 @@ def test_rollback_keeps_what_users_changed_since(alice):
 
     assert list(ItemInstance.objects.values_list("name", flat=True)) == ["¥20代金券"]
     assert MigrationRecord.objects.get().item_instance_id == touched.pk
+
+
+@pytest.mark.parametrize(
+    "column", ["journal_entry_id", "item_instance_id"], ids=["credit without its entry", "item without its instance"]
+)
+def test_database_refuses_a_migrated_record_that_points_nowhere(dataset, column):
+    call_command("migrate_inventory", verbosity=0)
+    record = MigrationRecord.objects.exclude(**{f"{column}__isnull": True}).first()
+
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"UPDATE legacy_inventory_migration_records SET {column} = NULL WHERE id = %s", [record.pk])
