@@ -5,10 +5,13 @@ import pytest
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
+from items.services import item_grant
+from ledger.selectors import balance_get
 from ledger.services import balance_change
 from tests.factories import UserFactory
 
 _grant_ids = itertools.count(1)
+_item_refs = itertools.count(1)
 
 
 def grant(user, asset_code: str, amount: int):
@@ -20,6 +23,29 @@ def grant(user, asset_code: str, amount: int):
         business_type="test_grant",
         business_id=str(next(_grant_ids)),
     )
+
+
+def give_item(owner, *, item_type="voucher", name="Set lunch", merchant_code=None, expires_at=None):
+    """An item granted to `owner` through the items service, as the lottery would."""
+    item, _ = item_grant(
+        owner_id=owner.pk,
+        item_type=item_type,
+        name=name,
+        source="test",
+        source_ref=str(next(_item_refs)),
+        meta={"description": "Set lunch for one", "value": 3800},
+        expires_at=expires_at,
+        merchant_code=merchant_code,
+    )
+    return item
+
+
+def available(user, asset_code="DIAMOND") -> int:
+    return balance_get(user_id=user.pk, asset_code=asset_code)["available_amount"]
+
+
+def frozen(user, asset_code="DIAMOND") -> int:
+    return balance_get(user_id=user.pk, asset_code=asset_code)["frozen_amount"]
 
 
 def execute_sql(sql: str, params=()) -> None:

@@ -1,7 +1,6 @@
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from ledger import selectors
 from ledger.exceptions import (
     HoldAmountExceeded,
     HoldNotOpen,
@@ -27,17 +26,9 @@ from ledger.services import (
     system_account_id,
     transfer,
 )
-from tests.conftest import grant
+from tests.conftest import available, frozen, grant
 
 pytestmark = pytest.mark.django_db
-
-
-def available(user, asset_code="DIAMOND"):
-    return selectors.balance_get(user_id=user.pk, asset_code=asset_code)["available_amount"]
-
-
-def frozen(user, asset_code="DIAMOND"):
-    return selectors.balance_get(user_id=user.pk, asset_code=asset_code)["frozen_amount"]
 
 
 def test_grant_is_issued_from_the_issuance_account(user):

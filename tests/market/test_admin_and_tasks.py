@@ -8,9 +8,8 @@ from backpack_site.schedule import PERIODIC_TASKS
 from market.models import ListingStatus, MarketListing
 from market.services import listing_create, listing_purchase
 from market.tasks import expire_listings
-from tests.conftest import grant
+from tests.conftest import frozen, give_item, grant
 from tests.factories import StaffFactory
-from tests.market.helpers import frozen, give_item
 
 pytestmark = pytest.mark.django_db
 

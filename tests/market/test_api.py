@@ -3,9 +3,8 @@ import pytest
 from items.models import ItemStatus
 from market.models import MarketTrade
 from market.services import listing_cancel, listing_create, listing_purchase
-from tests.conftest import grant
+from tests.conftest import available, frozen, give_item, grant
 from tests.factories import StaffFactory, UserFactory
-from tests.market.helpers import available, frozen, give_item
 
 pytestmark = pytest.mark.django_db
 

@@ -11,9 +11,8 @@ from ledger.reconciliation import ledger_discrepancies
 from market.exceptions import ListingNotOnSale, QuantityExceedsRemaining
 from market.models import ListingStatus, MarketListing, MarketTrade
 from market.services import PurchaseResult, listing_create, listing_purchase
-from tests.conftest import grant, run_in_threads
+from tests.conftest import available, frozen, give_item, grant, run_in_threads
 from tests.factories import UserFactory
-from tests.market.helpers import available, frozen, give_item
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

@@ -9,9 +9,8 @@ from hypothesis import strategies as st
 from ledger.models import Balance, SystemAccount
 from ledger.services import system_account_id
 from market.services import MAX_LISTING_VALUE, fee_split, listing_create, listing_purchase
-from tests.conftest import grant
+from tests.conftest import available, grant
 from tests.factories import UserFactory
-from tests.market.helpers import available
 
 unit_prices = st.integers(min_value=1, max_value=10**7)
 quantities = st.integers(min_value=1, max_value=10**6)

@@ -23,9 +23,8 @@ from market.exceptions import (
 )
 from market.models import ListingStatus, ListingType, MarketListing, MarketTrade
 from market.services import listing_cancel, listing_create, listing_purchase, listings_expire
-from tests.conftest import grant
+from tests.conftest import available, frozen, give_item, grant
 from tests.factories import StaffFactory, UserFactory
-from tests.market.helpers import available, frozen, give_item
 
 pytestmark = pytest.mark.django_db
 

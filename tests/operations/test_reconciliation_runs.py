@@ -7,9 +7,8 @@ from ledger.models import JournalLeg
 from ledger.services import hold_create
 from market.services import listing_create, listing_purchase
 from redemption.services import order_create
-from tests.conftest import execute_sql, grant
+from tests.conftest import execute_sql, give_item, grant
 from tests.factories import UserFactory
-from tests.market.helpers import give_item
 
 pytestmark = pytest.mark.django_db
 

@@ -6,8 +6,8 @@ from django.test import Client
 from items.models import ItemStatus
 from redemption.models import OrderStatus, RedemptionOrder
 from redemption.services import order_create
+from tests.conftest import give_item
 from tests.factories import PASSWORD, StaffFactory
-from tests.redemption.conftest import give_item
 
 pytestmark = pytest.mark.django_db
 

@@ -6,7 +6,8 @@ from django.test import override_settings
 from items.models import ItemStatus
 from redemption.codes import code_generate
 from redemption.models import RedemptionOrder
-from tests.redemption.conftest import give_item, make_staff
+from tests.conftest import give_item
+from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 

@@ -11,7 +11,7 @@ from items.models import ItemInstance, ItemStatus
 from redemption.models import Merchant, OrderStatus, RedemptionOrder
 from redemption.services import order_create, order_fulfil
 from redemption.tasks import expire_redemption_orders
-from tests.redemption.conftest import give_item
+from tests.conftest import give_item
 
 pytestmark = pytest.mark.django_db
 

@@ -7,9 +7,9 @@ from items.models import ItemEventType, ItemInstance, ItemStatus
 from redemption.exceptions import CodeAlreadyUsed
 from redemption.models import AttemptOutcome, OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_create, order_fulfil
-from tests.conftest import run_in_threads
+from tests.conftest import give_item, run_in_threads
 from tests.factories import MerchantFactory, UserFactory
-from tests.redemption.conftest import give_item, make_staff
+from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 

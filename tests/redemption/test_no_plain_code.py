@@ -5,7 +5,7 @@ import logging
 import pytest
 from django.db import connection
 
-from tests.redemption.conftest import give_item
+from tests.conftest import give_item
 
 pytestmark = pytest.mark.django_db
 

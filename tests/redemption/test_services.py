@@ -26,8 +26,9 @@ from redemption.exceptions import (
 )
 from redemption.models import AttemptOutcome, OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_cancel, order_create, order_fulfil, order_lookup, orders_expire
+from tests.conftest import give_item
 from tests.factories import MerchantFactory, StaffFactory
-from tests.redemption.conftest import give_item, make_staff
+from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
