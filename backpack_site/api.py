@@ -14,6 +14,11 @@ def error_response(code: str, message: str, details: dict | None, http_status: i
     return Response({"error": {"code": code, "message": message, "details": details or {}}}, status=http_status)
 
 
+def created_or_replayed(data, *, created: bool) -> Response:
+    """201 for the first call of an idempotent write, 200 with the same body for its replays."""
+    return Response(data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
 def exception_handler(exc, context):
     """Render every error as {"error": {"code", "message", "details"}}."""
     if isinstance(exc, BackpackError):

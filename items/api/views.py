@@ -1,9 +1,9 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backpack_site.api import created_or_replayed
 from backpack_site.permissions import staff_or_permission
 from backpack_site.renderers import ORJSONRenderer
 from items import selectors, services
@@ -86,6 +86,4 @@ class ItemGrantView(APIView):
             source_ref=fields["business_id"],
             actor_id=request.user.pk,
         )
-        return Response(
-            ItemOutputSerializer(item).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
-        )
+        return created_or_replayed(ItemOutputSerializer(item).data, created=created)

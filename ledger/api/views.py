@@ -1,9 +1,9 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from backpack_site.api import created_or_replayed
 from backpack_site.permissions import staff_or_permission
 from ledger import selectors, services
 from ledger.api.serializers import (
@@ -59,7 +59,4 @@ class AssetGrantView(APIView):
             "meta": leg.entry.meta,
             "created_at": leg.entry.created_at,
         }
-        return Response(
-            AssetGrantOutputSerializer(body).data,
-            status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK,
-        )
+        return created_or_replayed(AssetGrantOutputSerializer(body).data, created=result.created)

@@ -6,7 +6,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backpack_site.api import NewestFirstCursorPagination
+from backpack_site.api import NewestFirstCursorPagination, created_or_replayed
 from market import selectors, services
 from market.api.serializers import (
     ORDERINGS,
@@ -84,9 +84,7 @@ class ListingPurchaseView(APIView):
             idempotency_key=key or uuid.uuid4().hex,
         )
         body = selectors.trade_get(trade_id=result.trade.pk)
-        return Response(
-            TradeOutputSerializer(body).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK
-        )
+        return created_or_replayed(TradeOutputSerializer(body).data, created=result.created)
 
 
 class ListingCancelView(APIView):
