@@ -2,12 +2,7 @@ from django.apps import AppConfig
 
 
 class BackpackSiteConfig(AppConfig):
+    """Wiring only: settings, URLs, Celery and the periodic schedule (with its sync command)."""
+
     name = "backpack_site"
-    verbose_name = "Operations"
-
-    def ready(self):
-        from prometheus_client import REGISTRY
-
-        from backpack_site.metrics import DomainCollector
-
-        REGISTRY.register(DomainCollector())
+    verbose_name = "Site"

@@ -17,10 +17,8 @@ class Periodic:
 
 PERIODIC_TASKS = [
     Periodic(name="expire items", task="items.tasks.expire_items", minute="5"),
-    Periodic(name="reconcile ledger", task="backpack_site.tasks.reconcile_ledger", minute="0", hour="2"),
+    Periodic(name="reconcile ledger", task="operations.tasks.reconcile_ledger", minute="0", hour="2"),
     Periodic(name="expire listings", task="market.tasks.expire_listings", minute="10"),
     Periodic(name="expire redemption orders", task="redemption.tasks.expire_redemption_orders", minute="0"),
-    Periodic(
-        name="check redemption failure rate", task="backpack_site.tasks.check_redemption_failure_rate", minute="15"
-    ),
+    Periodic(name="check redemption failure rate", task="operations.tasks.check_redemption_failure_rate", minute="15"),
 ]

@@ -41,11 +41,13 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "django_celery_beat",
     "django_prometheus",
+    "core",
     "ledger",
     "items",
     "redemption",
     "market",
     "legacy_inventory",
+    "operations",
     "backpack_site",
 ]
 
@@ -139,8 +141,8 @@ REST_FRAMEWORK = {
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "EXCEPTION_HANDLER": "backpack_site.api.exception_handler",
-    "DEFAULT_PAGINATION_CLASS": "backpack_site.api.NewestFirstCursorPagination",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
+    "DEFAULT_PAGINATION_CLASS": "core.api.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
 }
 

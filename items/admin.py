@@ -3,8 +3,8 @@ import uuid
 from django import forms
 from django.contrib import admin, messages
 
-from backpack_site.admin_tools import ReadOnlyTabularInline
-from backpack_site.errors import BackpackError
+from core.admin_tools import ReadOnlyTabularInline
+from core.errors import BackpackError
 from items.models import ItemInstance, ItemInstanceEvent
 from items.services import item_expire, item_grant
 

@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry, bulk_insert
+from core.db import atomic_with_retry, bulk_insert
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
 from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
 from ledger.exceptions import IdempotencyConflict

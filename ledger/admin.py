@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from backpack_site.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
+from core.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
 from ledger.models import Account, AssetType, Balance, BalanceAudit, Hold, JournalEntry, JournalLeg
 
 

@@ -1,4 +1,4 @@
-from backpack_site.errors import Conflict, InvalidInput, NotFound
+from core.errors import Conflict, InvalidInput, NotFound
 
 
 class InvalidEntry(InvalidInput):

@@ -18,8 +18,8 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry, bulk_insert
-from backpack_site.errors import InvalidInput
+from core.db import atomic_with_retry, bulk_insert
+from core.errors import InvalidInput
 from ledger.exceptions import (
     AccountNotFound,
     HoldAmountExceeded,

@@ -14,7 +14,7 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
-from backpack_site.db import atomic_with_retry, bulk_insert
+from core.db import atomic_with_retry, bulk_insert
 from items.services import ImportedItem, items_import, items_remove_imported
 from ledger.exceptions import InsufficientBalance
 from ledger.models import SystemAccount

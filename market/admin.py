@@ -1,7 +1,7 @@
 from django.contrib import admin, messages
 
-from backpack_site.admin_tools import ReadOnlyModelAdmin
-from backpack_site.errors import BackpackError
+from core.admin_tools import ReadOnlyModelAdmin
+from core.errors import BackpackError
 from market.models import ListingStatus, MarketListing, MarketTrade
 from market.services import listing_cancel
 

@@ -14,7 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry
+from core.db import atomic_with_retry
 from items.services import item_lock, item_transfer, item_unlock
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
 from ledger.models import AssetType, SystemAccount

@@ -3,8 +3,8 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from backpack_site.admin_tools import ReadOnlyModelAdmin
-from backpack_site.errors import BackpackError
+from core.admin_tools import ReadOnlyModelAdmin
+from core.errors import BackpackError
 from redemption import selectors, services
 from redemption.models import CodeVerification, Merchant, RedemptionAttempt, RedemptionOrder
 

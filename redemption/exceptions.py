@@ -1,4 +1,4 @@
-from backpack_site.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
+from core.errors import Conflict, Forbidden, InvalidInput, NotFound, TooManyRequests
 
 
 class InvalidCodeFormat(InvalidInput):

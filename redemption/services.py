@@ -17,8 +17,8 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from backpack_site.db import atomic_with_retry, bulk_insert
-from backpack_site.errors import BackpackError
+from core.db import atomic_with_retry, bulk_insert
+from core.errors import BackpackError
 from items.exceptions import ItemNotAvailable
 from items.models import ItemInstance, ItemStatus
 from items.selectors import item_get_for_owner

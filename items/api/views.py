@@ -3,9 +3,9 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backpack_site.api import created_or_replayed
-from backpack_site.permissions import staff_or_permission
-from backpack_site.renderers import ORJSONRenderer
+from core.api import created_or_replayed
+from core.permissions import staff_or_permission
+from core.renderers import ORJSONRenderer
 from items import selectors, services
 from items.api.serializers import (
     BackpackFilterSerializer,

@@ -1,7 +1,7 @@
 from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from backpack_site.api import AmountField, BusinessKeySerializer
+from core.api import AmountField, BusinessKeySerializer
 
 
 class BalanceOutputSerializer(serializers.Serializer):

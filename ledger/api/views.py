@@ -3,8 +3,8 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backpack_site.api import created_or_replayed
-from backpack_site.permissions import staff_or_permission
+from core.api import created_or_replayed
+from core.permissions import staff_or_permission
 from ledger import selectors, services
 from ledger.api.serializers import (
     AssetGrantInputSerializer,

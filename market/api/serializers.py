@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from backpack_site.api import AmountField, StrictIntegerField
+from core.api import AmountField, StrictIntegerField
 from items.models import ItemType
 from market.models import ListingStatus, ListingType
 

@@ -6,7 +6,7 @@ from rest_framework.generics import ListAPIView
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from backpack_site.api import NewestFirstCursorPagination, created_or_replayed
+from core.api import NewestFirstCursorPagination, created_or_replayed
 from market import selectors, services
 from market.api.serializers import (
     ORDERINGS,

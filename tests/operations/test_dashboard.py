@@ -7,16 +7,16 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
-from backpack_site.models import ReconciliationRun, RunStatus
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
+from operations.models import ReconciliationRun, RunStatus
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
 from tests.conftest import grant
 from tests.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
-DASHBOARD = "/admin/backpack_site/reconciliationrun/dashboard/"
+DASHBOARD = "/admin/operations/reconciliationrun/dashboard/"
 
 
 @pytest.fixture
@@ -65,7 +65,7 @@ def test_dashboard_shows_runs_redemption_rates_and_trade_volume(admin_client, us
     fees = sum(MarketTrade.objects.exclude(idempotency_key="old").values_list("fee", flat=True))
     assert context["trades"] == [{"price_asset_code": "DIAMOND", "trades": 2, "total": 150, "fees": fees}]
     html = response.content.decode()
-    assert f'href="/admin/backpack_site/reconciliationrun/{failed_run.pk}/change/"' in html
+    assert f'href="/admin/operations/reconciliationrun/{failed_run.pk}/change/"' in html
     assert "Discrepancies found" in html and "75.0%" in html
 
 
@@ -86,7 +86,7 @@ def test_an_empty_dashboard_renders(admin_client):
 
 
 def test_the_run_list_links_to_the_dashboard(admin_client):
-    response = admin_client.get("/admin/backpack_site/reconciliationrun/")
+    response = admin_client.get("/admin/operations/reconciliationrun/")
 
     assert response.status_code == 200
     assert f'href="{DASHBOARD}"' in response.content.decode()

@@ -9,8 +9,8 @@ import pytest
 from django.core.management import call_command
 from django.utils import timezone
 
-from backpack_site.models import Alert
-from backpack_site.tasks import check_redemption_failure_rate
+from operations.models import Alert
+from operations.tasks import check_redemption_failure_rate
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
 from tests.factories import StaffFactory
 

@@ -1,9 +1,9 @@
 import pytest
 from django.core.management import call_command
 
-from backpack_site.alerts import alert_fire
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
+from operations.alerts import alert_fire
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
 from tests.conftest import grant
 from tests.factories import StaffFactory

@@ -1,11 +1,11 @@
 import pytest
 from django.core.management import call_command
 
-from backpack_site.alerts import alert_fire
-from backpack_site.models import Alert, ReconciliationRun, RunStatus
 from ledger.models import JournalLeg
 from ledger.services import hold_create
 from market.services import listing_create, listing_purchase
+from operations.alerts import alert_fire
+from operations.models import Alert, ReconciliationRun, RunStatus
 from redemption.services import order_create
 from tests.conftest import execute_sql, give_item, grant
 from tests.factories import UserFactory

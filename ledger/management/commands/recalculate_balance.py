@@ -2,7 +2,7 @@ import getpass
 
 from django.core.management.base import BaseCommand, CommandError
 
-from backpack_site.errors import BackpackError
+from core.errors import BackpackError
 from ledger.models import Balance
 from ledger.selectors import journal_sums
 from ledger.services import balance_recalculate

@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import override_settings
 
-from backpack_site.bench import measure
+from core.bench import measure
 from ledger.services import balance_change
 from market.services import listing_create, listing_purchase
 

@@ -18,7 +18,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection
 
-from backpack_site.bench import measure
+from core.bench import measure
 from items.services import item_grant
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create, order_fulfil
 

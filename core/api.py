@@ -7,7 +7,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
-from backpack_site.errors import BackpackError
+from core.errors import BackpackError
 
 
 def error_response(code: str, message: str, details: dict | None, http_status: int) -> Response:

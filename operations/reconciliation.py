@@ -5,12 +5,12 @@ import traceback
 from django.conf import settings
 from django.utils import timezone
 
-from backpack_site.alerts import alert_fire
-from backpack_site.models import ReconciliationRun, RunStatus
 from items.reconciliation import item_locks_of_unknown_holders
 from ledger.reconciliation import LEDGER_CHECKS
 from market.models import LOCK_PREFIX as MARKET_LOCK_PREFIX
 from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
+from operations.alerts import alert_fire
+from operations.models import ReconciliationRun, RunStatus
 from redemption.reconciliation import redemption_locks_match_orders
 from redemption.services import LOCK_PREFIX as REDEMPTION_LOCK_PREFIX
 

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.utils import timezone
 
-from backpack_site.alerts import alert_fire
+from operations.alerts import alert_fire
 from redemption.selectors import AttemptStats, attempt_stats
 
 WINDOW = timedelta(hours=1)

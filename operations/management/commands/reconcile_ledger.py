@@ -2,8 +2,8 @@ import sys
 
 from django.core.management.base import BaseCommand
 
-from backpack_site.models import RunStatus
-from backpack_site.reconciliation import reconciliation_run
+from operations.models import RunStatus
+from operations.reconciliation import reconciliation_run
 
 
 class Command(BaseCommand):

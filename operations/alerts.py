@@ -8,7 +8,7 @@ import urllib.request
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
-from backpack_site.models import Alert
+from operations.models import Alert
 
 logger = logging.getLogger("backpack.alerts")
 

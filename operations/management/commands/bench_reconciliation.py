@@ -16,11 +16,11 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
-from backpack_site.reconciliation import CHECKS, reconciliation_run
 from items.models import ItemInstance, ItemStatus
 from ledger.models import Account, Balance, Hold, JournalEntry, JournalLeg, SystemAccount
 from ledger.services import system_account_id
 from market.models import HOLD_BUSINESS_TYPE, ListingStatus, ListingType, MarketListing
+from operations.reconciliation import CHECKS, reconciliation_run
 from redemption.models import OrderStatus, RedemptionOrder, lock_holder
 
 BUSINESS_TYPE = "bench_reconciliation"

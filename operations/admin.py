@@ -3,9 +3,9 @@ from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
 
-from backpack_site.admin_tools import ReadOnlyModelAdmin
-from backpack_site.models import Alert, ReconciliationRun
-from backpack_site.selectors import operations_dashboard
+from core.admin_tools import ReadOnlyModelAdmin
+from operations.models import Alert, ReconciliationRun
+from operations.selectors import operations_dashboard
 
 
 @admin.register(ReconciliationRun)
@@ -17,7 +17,7 @@ class ReconciliationRunAdmin(ReadOnlyModelAdmin):
         dashboard = path(
             "dashboard/",
             self.admin_site.admin_view(self.dashboard_view),
-            name="backpack_site_reconciliationrun_dashboard",
+            name="operations_reconciliationrun_dashboard",
         )
         return [dashboard, *super().get_urls()]
 
@@ -31,7 +31,7 @@ class ReconciliationRunAdmin(ReadOnlyModelAdmin):
             "opts": self.model._meta,
             **operations_dashboard(),
         }
-        return TemplateResponse(request, "admin/backpack_site/reconciliationrun/dashboard.html", context)
+        return TemplateResponse(request, "admin/operations/reconciliationrun/dashboard.html", context)
 
 
 @admin.register(Alert)

@@ -4,8 +4,8 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
-from backpack_site.models import ReconciliationRun, RunStatus
 from market.selectors import trade_totals_by_price_asset
+from operations.models import ReconciliationRun, RunStatus
 from redemption.selectors import attempt_stats
 
 RUN_COLUMNS = ("id", "status", "started_at", "finished_at", "discrepancy_count")

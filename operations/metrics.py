@@ -9,8 +9,8 @@ import logging
 from django.db.models import Count
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
-from backpack_site.models import Alert, ReconciliationRun, RunStatus
 from market.selectors import trade_totals_by_price_asset
+from operations.models import Alert, ReconciliationRun, RunStatus
 from redemption.selectors import attempt_counts_by_outcome
 
 logger = logging.getLogger(__name__)

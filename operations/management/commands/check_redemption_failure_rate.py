@@ -3,7 +3,7 @@ import sys
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
-from backpack_site.failure_rate import redemption_failure_rate_check
+from operations.failure_rate import redemption_failure_rate_check
 
 
 class Command(BaseCommand):

@@ -1,7 +1,7 @@
 from celery import shared_task
 
-from backpack_site.failure_rate import redemption_failure_rate_check
-from backpack_site.reconciliation import reconciliation_run
+from operations.failure_rate import redemption_failure_rate_check
+from operations.reconciliation import reconciliation_run
 
 
 @shared_task
