@@ -7,6 +7,7 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import set_rollback
 
+from core.amounts import MAX_AMOUNT
 from core.errors import BackpackError
 
 
@@ -61,9 +62,6 @@ class NewestFirstCursorPagination(CursorPagination):
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 200
-
-
-MAX_AMOUNT = 10**15
 
 
 class StrictIntegerField(serializers.IntegerField):

@@ -4,6 +4,7 @@ import functools
 import json
 import random
 import time
+from collections.abc import Callable
 
 from django.db import OperationalError, connection, models, transaction
 from django.utils import timezone
@@ -78,3 +79,14 @@ def _converter(field, now):
     if isinstance(field, (models.IntegerField, models.ForeignKey)):
         return lambda obj: getattr(obj, attname)
     return lambda obj: field.get_db_prep_save(getattr(obj, attname), connection)
+
+
+def in_batches(batch: Callable[[int], int], *, batch_size: int) -> int:
+    """Call `batch(batch_size)` (one short transaction over at most that many rows, returning how
+    many it took) until a batch comes back short; return the total. For periodic sweeps."""
+    total = 0
+    while True:
+        taken = batch(batch_size)
+        total += taken
+        if taken < batch_size:
+            return total

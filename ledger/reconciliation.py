@@ -1,11 +1,12 @@
 """Proof that the books balance: whole-ledger checks in aggregate SQL, one statement each.
 
-Each check returns discrepancies as plain dicts: {"check": name, ...the key..., "expected", "actual"}.
+Each check returns discrepancies in the shape of core.reconciliation.discrepancy.
 The SQL is plain enough for MySQL/MariaDB, TiDB and SQLite.
 """
 
 from django.db import connection
 
+from core.reconciliation import discrepancy
 from ledger.models import Account, Balance, Hold, HoldStatus, JournalLeg
 
 BALANCES = Balance._meta.db_table
@@ -35,13 +36,13 @@ def balances_match_journal() -> list[dict]:
             WHERE b.id IS NULL AND (j.available <> 0 OR j.frozen <> 0)"""
     )
     return [
-        {
-            "check": "balance_matches_journal",
-            "account_id": a,
-            "asset_code": c,
-            "expected": {"available": int(ja), "frozen": int(jf)},
-            "actual": {"available": int(ba), "frozen": int(bf)},
-        }
+        discrepancy(
+            "balance_matches_journal",
+            account_id=a,
+            asset_code=c,
+            expected={"available": int(ja), "frozen": int(jf)},
+            actual={"available": int(ba), "frozen": int(bf)},
+        )
         for a, c, ja, jf, ba, bf in rows
     ]
 
@@ -52,7 +53,7 @@ def assets_sum_to_zero() -> list[dict]:
         f"""SELECT asset_code, SUM(available_amount + frozen_amount) FROM {BALANCES}
             GROUP BY asset_code HAVING SUM(available_amount + frozen_amount) <> 0"""
     )
-    return [{"check": "asset_sums_to_zero", "asset_code": c, "expected": 0, "actual": int(total)} for c, total in rows]
+    return [discrepancy("asset_sums_to_zero", asset_code=c, expected=0, actual=int(total)) for c, total in rows]
 
 
 def holds_match_frozen() -> list[dict]:
@@ -70,13 +71,7 @@ def holds_match_frozen() -> list[dict]:
         [HoldStatus.OPEN, HoldStatus.OPEN],
     )
     return [
-        {
-            "check": "open_holds_match_frozen",
-            "account_id": a,
-            "asset_code": c,
-            "expected": int(remaining),
-            "actual": int(frozen),
-        }
+        discrepancy("open_holds_match_frozen", account_id=a, asset_code=c, expected=int(remaining), actual=int(frozen))
         for a, c, remaining, frozen in rows
     ]
 
@@ -87,10 +82,7 @@ def entries_balance() -> list[dict]:
         f"""SELECT entry_id, asset_code, SUM(delta_available + delta_frozen) FROM {LEGS}
             GROUP BY entry_id, asset_code HAVING SUM(delta_available + delta_frozen) <> 0"""
     )
-    return [
-        {"check": "entry_balances", "entry_id": e, "asset_code": c, "expected": 0, "actual": int(net)}
-        for e, c, net in rows
-    ]
+    return [discrepancy("entry_balances", entry_id=e, asset_code=c, expected=0, actual=int(net)) for e, c, net in rows]
 
 
 def user_balances_not_negative() -> list[dict]:
@@ -102,13 +94,13 @@ def user_balances_not_negative() -> list[dict]:
         [True],
     )
     return [
-        {
-            "check": "user_balance_not_negative",
-            "account_id": a,
-            "asset_code": c,
-            "expected": "non-negative, allows_negative off",
-            "actual": {"available": int(av), "frozen": int(fr), "allows_negative": bool(neg)},
-        }
+        discrepancy(
+            "user_balance_not_negative",
+            account_id=a,
+            asset_code=c,
+            expected="non-negative, allows_negative off",
+            actual={"available": int(av), "frozen": int(fr), "allows_negative": bool(neg)},
+        )
         for a, c, av, fr, neg in rows
     ]
 

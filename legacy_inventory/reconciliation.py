@@ -4,6 +4,7 @@ from collections import Counter, defaultdict
 
 from django.db.models import Count
 
+from core.reconciliation import discrepancy
 from items.selectors import imported_items
 from ledger.reconciliation import ledger_discrepancies
 from ledger.selectors import asset_codes_by_legacy_name, user_net_deltas
@@ -23,9 +24,13 @@ def _counted(check: str, count: int, sample: list, detail: str) -> dict:
     return {"check": check, "passed": count == 0, "detail": detail, "problems": count, "sample": sample}
 
 
-def _rows_result(check: str, ids, detail: str) -> dict:
+def _rows_result(check: str, ids, detail: str, *, expected: str, actual: str) -> dict:
     """A check whose problems are the rows of a query of inventory ids: counted and sampled in the database."""
-    return _counted(check, ids.order_by().count(), list(ids.order_by("inventory_id")[:SAMPLE]), detail)
+    sample = [
+        discrepancy(check, inventory_id=inventory_id, expected=expected, actual=actual)
+        for inventory_id in ids.order_by("inventory_id")[:SAMPLE]
+    ]
+    return _counted(check, ids.order_by().count(), sample, detail)
 
 
 def _expected_per_user() -> tuple[Counter, Counter]:
@@ -53,15 +58,25 @@ def reconcile() -> list[dict]:
     records = MigrationRecord.objects.values_list("inventory_id", flat=True)
     results = [
         _rows_result(
-            "every legacy row has a record", legacy.exclude(inventory_id__in=records), f"{legacy.count()} legacy rows"
+            "every legacy row has a record",
+            legacy.exclude(inventory_id__in=records),
+            f"{legacy.count()} legacy rows",
+            expected="a migration record",
+            actual="none",
         ),
         _rows_result(
-            "every record has its legacy row", records.exclude(inventory_id__in=legacy), f"{records.count()} records"
+            "every record has its legacy row",
+            records.exclude(inventory_id__in=legacy),
+            f"{records.count()} records",
+            expected="a legacy row",
+            actual="none",
         ),
         _rows_result(
             "no unmapped or failed rows",
             records.filter(outcome__in=(Outcome.UNMAPPED, Outcome.FAILED)),
             "extend legacy names in the admin, fix, rerun",
+            expected="migrated",
+            actual="unmapped or failed",
         ),
     ]
 
@@ -69,7 +84,7 @@ def reconcile() -> list[dict]:
     items = imported_items(source=ITEM_SOURCE)
     actual_items = Counter(owner for _, _, owner in items)
     item_diffs = [
-        {"user_id": user, "expected": expected_items[user], "actual": actual_items[user]}
+        discrepancy("item count per user", user_id=user, expected=expected_items[user], actual=actual_items[user])
         for user in sorted(expected_items.keys() | actual_items.keys())
         if expected_items[user] != actual_items[user]
     ]
@@ -79,7 +94,9 @@ def reconcile() -> list[dict]:
         MigrationRecord.objects.filter(outcome=Outcome.MIGRATED_ITEM).values_list("inventory_id", "item_instance_id")
     )
     orphans = [
-        {"item_instance_id": pk, "source_ref": ref}
+        discrepancy(
+            "no orphan item instances", item_instance_id=pk, expected="a migration record naming it", actual=ref
+        )
         for ref, pk, _ in items
         if not ref.isdigit() or recorded_items.get(int(ref)) != pk
     ]
@@ -93,7 +110,13 @@ def reconcile() -> list[dict]:
     recorded_history = MigrationRecord.objects.filter(redemption_order_id__isnull=False).count()
     history = history_order_count()
     history_diffs = (
-        [{"expected": expected_history, "recorded": recorded_history, "orders": history}]
+        [
+            discrepancy(
+                "redemption history orders",
+                expected=expected_history,
+                actual={"recorded": recorded_history, "orders": history},
+            )
+        ]
         if not expected_history == recorded_history == history
         else []
     )
@@ -103,12 +126,13 @@ def reconcile() -> list[dict]:
 
     actual_credits = user_net_deltas(business_types=[CREDIT, REVERSAL])
     credit_diffs = [
-        {
-            "user_id": user,
-            "asset_code": code,
-            "expected": expected_credits[(user, code)],
-            "actual": actual_credits.get((user, code), 0),
-        }
+        discrepancy(
+            "asset credits per user",
+            user_id=user,
+            asset_code=code,
+            expected=expected_credits[(user, code)],
+            actual=actual_credits.get((user, code), 0),
+        )
         for user, code in sorted(expected_credits.keys() | actual_credits.keys())
         if expected_credits[(user, code)] != actual_credits.get((user, code), 0)
     ]

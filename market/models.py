@@ -8,12 +8,12 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from items.locks import MARKET_HOLDER
 from items.models import ItemInstance
 from ledger.models import AssetType, Hold, JournalEntry
 
-# An item listing locks its item with locked_by "market:<listing id>"; an asset listing's
-# hold is created by an entry of business type "market_listing" keyed by the listing id.
-LOCK_PREFIX = "market:"
+# An item listing locks its item (holder kind MARKET_HOLDER); an asset listing's hold is
+# created by an entry of business type "market_listing" keyed by the listing id.
 HOLD_BUSINESS_TYPE = "market_listing"
 
 
@@ -56,6 +56,7 @@ class MarketListing(models.Model):
 
     class Meta:
         db_table = "market_listings"
+        permissions = [("delist_listing", "Can take another user's listing off sale")]
         indexes = [
             models.Index(fields=["status", "unit_price", "id"], name="listing_browse_price"),
             models.Index(fields=["status", "asset", "unit_price"], name="listing_browse_asset"),
@@ -110,7 +111,7 @@ class MarketListing(models.Model):
 
     @property
     def lock_reference(self) -> str:
-        return f"{LOCK_PREFIX}{self.pk}"
+        return MARKET_HOLDER.holder(self.pk)
 
 
 class MarketTrade(models.Model):

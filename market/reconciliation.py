@@ -8,9 +8,11 @@ cast on both sides, so MariaDB compares them in one collation (the column's diff
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat
 
+from core.reconciliation import discrepancy
+from items.locks import MARKET_HOLDER
 from items.selectors import items_locked
 from ledger.selectors import holds_open
-from market.models import HOLD_BUSINESS_TYPE, LOCK_PREFIX, ListingStatus, ListingType, MarketListing
+from market.models import HOLD_BUSINESS_TYPE, ListingStatus, ListingType, MarketListing
 
 
 def _text(expression):
@@ -18,7 +20,7 @@ def _text(expression):
 
 
 def _listing_lock_reference():
-    return Concat(Value(LOCK_PREFIX), _text("pk"))
+    return Concat(Value(MARKET_HOLDER.prefix), _text("pk"))
 
 
 def market_locks_match_listings() -> list[dict]:
@@ -32,7 +34,7 @@ def market_locks_match_listings() -> list[dict]:
         .filter(reference=OuterRef("reference"))
     )
     orphan_locks = (
-        items_locked(holder_prefix=LOCK_PREFIX)
+        items_locked(holder_prefix=MARKET_HOLDER.prefix)
         .annotate(reference=_text("locked_by"))
         .exclude(Exists(holder))
         .order_by("pk")
@@ -43,7 +45,7 @@ def market_locks_match_listings() -> list[dict]:
         .annotate(reference=_listing_lock_reference())
         .exclude(
             Exists(
-                items_locked(holder_prefix=LOCK_PREFIX)
+                items_locked(holder_prefix=MARKET_HOLDER.prefix)
                 .annotate(reference=_text("locked_by"))
                 .filter(pk=OuterRef("item_instance_id"), reference=OuterRef("reference"))
             )
@@ -52,21 +54,21 @@ def market_locks_match_listings() -> list[dict]:
         .values_list("pk", "item_instance_id", "item_instance__status", "item_instance__locked_by")
     )
     return [
-        {
-            "check": "item_lock_has_live_holder",
-            "item_id": item_id,
-            "expected": "an item listing of this item on sale, named by locked_by",
-            "actual": {"locked_by": locked_by},
-        }
+        discrepancy(
+            "item_lock_has_live_holder",
+            item_id=item_id,
+            expected="an item listing of this item on sale, named by locked_by",
+            actual={"locked_by": locked_by},
+        )
         for item_id, locked_by in orphan_locks
     ] + [
-        {
-            "check": "live_holder_has_item_locked",
-            "listing_id": listing_id,
-            "item_id": item_id,
-            "expected": {"status": "locked", "locked_by": f"{LOCK_PREFIX}{listing_id}"},
-            "actual": {"status": status, "locked_by": locked_by},
-        }
+        discrepancy(
+            "live_holder_has_item_locked",
+            listing_id=listing_id,
+            item_id=item_id,
+            expected={"status": "locked", "locked_by": MARKET_HOLDER.holder(listing_id)},
+            actual={"status": status, "locked_by": locked_by},
+        )
         for listing_id, item_id, status, locked_by in unlocked_listings
     ]
 
@@ -94,21 +96,21 @@ def asset_listings_match_holds() -> list[dict]:
         .values_list("pk", "entry__business_id", "remaining")
     )
     return [
-        {
-            "check": "listing_matches_open_hold",
-            "listing_id": listing_id,
-            "hold_id": hold_id,
-            "expected": {"hold_status": "open", "remaining": remaining},
-            "actual": {"hold_status": hold_status, "remaining": hold_remaining},
-        }
+        discrepancy(
+            "listing_matches_open_hold",
+            listing_id=listing_id,
+            hold_id=hold_id,
+            expected={"hold_status": "open", "remaining": remaining},
+            actual={"hold_status": hold_status, "remaining": hold_remaining},
+        )
         for listing_id, remaining, hold_id, hold_status, hold_remaining in mismatched
     ] + [
-        {
-            "check": "open_hold_has_listing_on_sale",
-            "hold_id": hold_id,
-            "listing_id": business_id,
-            "expected": "a listing on sale resting on this hold",
-            "actual": {"remaining": remaining},
-        }
+        discrepancy(
+            "open_hold_has_listing_on_sale",
+            hold_id=hold_id,
+            listing_id=business_id,
+            expected="a listing on sale resting on this hold",
+            actual={"remaining": remaining},
+        )
         for hold_id, business_id, remaining in orphan_holds
     ]

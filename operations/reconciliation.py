@@ -5,24 +5,16 @@ import traceback
 from django.conf import settings
 from django.utils import timezone
 
-from items.reconciliation import item_locks_of_unknown_holders
+from items.reconciliation import item_lock_has_live_holder
 from ledger.reconciliation import LEDGER_CHECKS
-from market.models import LOCK_PREFIX as MARKET_LOCK_PREFIX
 from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
 from operations.alerts import alert_fire
 from operations.models import ReconciliationRun, RunStatus
 from redemption.reconciliation import redemption_locks_match_orders
-from redemption.services import LOCK_PREFIX as REDEMPTION_LOCK_PREFIX
-
-
-def item_locks_name_a_holder_kind() -> list[dict]:
-    """Each holder kind checks its own locks; this finds the locks none of them would look at."""
-    return item_locks_of_unknown_holders(holder_prefixes=(REDEMPTION_LOCK_PREFIX, MARKET_LOCK_PREFIX))
-
 
 CHECKS = (
     *LEDGER_CHECKS,
-    item_locks_name_a_holder_kind,
+    item_lock_has_live_holder,
     redemption_locks_match_orders,
     market_locks_match_listings,
     asset_listings_match_holds,

@@ -6,6 +6,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from items.locks import REDEMPTION_HOLDER
 from items.models import ItemInstance, ItemType
 
 REDEEMABLE_ITEM_TYPES = (ItemType.VOUCHER, ItemType.PRODUCT, ItemType.SERVICE)
@@ -89,7 +90,7 @@ class RedemptionOrder(models.Model):
 
 
 def lock_holder(order_id) -> str:
-    return f"redemption:{order_id}"
+    return REDEMPTION_HOLDER.holder(order_id)
 
 
 class CodeVerification(RedemptionOrder):

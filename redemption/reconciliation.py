@@ -9,9 +9,10 @@ compares them in one collation (the column's differs from a cast's).
 from django.db.models import CharField, Exists, OuterRef, Value
 from django.db.models.functions import Cast, Concat, Replace
 
+from core.reconciliation import discrepancy
+from items.locks import REDEMPTION_HOLDER
 from items.selectors import items_locked
 from redemption.models import OrderStatus, RedemptionOrder
-from redemption.services import LOCK_PREFIX
 
 
 def _text_without_dashes(expression):
@@ -19,7 +20,7 @@ def _text_without_dashes(expression):
 
 
 def _order_lock_reference():
-    return Concat(Value(LOCK_PREFIX), _text_without_dashes("order_id"))
+    return Concat(Value(REDEMPTION_HOLDER.prefix), _text_without_dashes("order_id"))
 
 
 def _item_lock_reference():
@@ -33,14 +34,14 @@ def redemption_locks_match_orders() -> list[dict]:
         reference=_order_lock_reference()
     )
     orphan_locks = (
-        items_locked(holder_prefix=LOCK_PREFIX)
+        items_locked(holder_prefix=REDEMPTION_HOLDER.prefix)
         .annotate(reference=_item_lock_reference())
         .exclude(Exists(holder.filter(reference=OuterRef("reference"))))
         .order_by("pk")
         .values_list("pk", "locked_by")
     )
     locked_by_order = (
-        items_locked(holder_prefix=LOCK_PREFIX)
+        items_locked(holder_prefix=REDEMPTION_HOLDER.prefix)
         .annotate(reference=_item_lock_reference())
         .filter(pk=OuterRef("item_instance_id"), reference=OuterRef("reference"))
     )
@@ -52,20 +53,20 @@ def redemption_locks_match_orders() -> list[dict]:
         .values_list("order_id", "item_instance_id", "item_instance__status", "item_instance__locked_by")
     )
     return [
-        {
-            "check": "item_lock_has_live_holder",
-            "item_id": item_id,
-            "expected": "a pending redemption order of this item named by locked_by",
-            "actual": {"locked_by": locked_by},
-        }
+        discrepancy(
+            "item_lock_has_live_holder",
+            item_id=item_id,
+            expected="a pending redemption order of this item named by locked_by",
+            actual={"locked_by": locked_by},
+        )
         for item_id, locked_by in orphan_locks
     ] + [
-        {
-            "check": "live_holder_has_item_locked",
-            "order_id": str(order_id),
-            "item_id": item_id,
-            "expected": {"status": "locked", "locked_by": f"{LOCK_PREFIX}{order_id}"},
-            "actual": {"status": status, "locked_by": locked_by},
-        }
+        discrepancy(
+            "live_holder_has_item_locked",
+            order_id=str(order_id),
+            item_id=item_id,
+            expected={"status": "locked", "locked_by": REDEMPTION_HOLDER.holder(order_id)},
+            actual={"status": status, "locked_by": locked_by},
+        )
         for order_id, item_id, status, locked_by in unlocked_orders
     ]

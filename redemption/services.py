@@ -1,7 +1,7 @@
 """Every write of the redemption app.
 
-Lock order, as everywhere: the order row first, then its item (the item services lock
-it), in one transaction. Checks come after the lock. The plain code exists only in
+Locks (redemption/locks.py, in the order of core/locks.py): the order row first, then its
+item (the item services lock it), in one transaction. Checks come after the lock. The plain code exists only in
 `order_create`'s return value; it is hashed before anything is stored and only its
 first 4 characters ever reach a log.
 """
@@ -17,9 +17,10 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.db import atomic_with_retry, bulk_insert
+from core.db import atomic_with_retry, bulk_insert, in_batches
 from core.errors import BackpackError
 from items.exceptions import ItemNotAvailable
+from items.locks import REDEMPTION_HOLDER
 from items.models import ItemInstance, ItemStatus
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_mark_used, item_unlock
@@ -39,6 +40,7 @@ from redemption.exceptions import (
     TooManyAttempts,
     WrongMerchant,
 )
+from redemption.locks import order_lock, orders_lock_due_for_expiry
 from redemption.models import (
     HISTORY_HASH_PREFIX,
     REDEEMABLE_ITEM_TYPES,
@@ -53,7 +55,6 @@ from redemption.models import (
 
 logger = logging.getLogger(__name__)
 
-LOCK_PREFIX = "redemption:"
 MERCHANT_STAFF_GROUP = "merchant staff"  # created by migration 0002
 CODE_ATTEMPTS = 3
 
@@ -98,7 +99,7 @@ def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
     now = timezone.now()
     if item.expires_at is not None and item.expires_at <= now:
         raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
-    if item.status == ItemStatus.LOCKED and (item.locked_by or "").startswith(LOCK_PREFIX):
+    if item.status == ItemStatus.LOCKED and REDEMPTION_HOLDER.reference(item.locked_by):
         _order_replace(item_id=item_id, locked_by=item.locked_by, user_id=user_id)
 
     order_id = uuid.uuid4()
@@ -130,11 +131,7 @@ def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
 
 def _order_replace(*, item_id: int, locked_by: str, user_id: int) -> None:
     """Cancel the pending order that holds the item, so a new one can take its place."""
-    order = (
-        RedemptionOrder.objects.select_for_update()
-        .filter(order_id=_order_id_from(locked_by), item_instance_id=item_id)
-        .first()
-    )
+    order = order_lock(order_id=_order_id_from(locked_by), item_instance_id=item_id)
     if order is None or order.status != OrderStatus.PENDING:
         raise ItemNotAvailable(item_id=item_id, status=ItemStatus.LOCKED)
     _order_close(order, status=OrderStatus.CANCELLED, actor_id=user_id)
@@ -143,15 +140,15 @@ def _order_replace(*, item_id: int, locked_by: str, user_id: int) -> None:
 
 def _order_id_from(locked_by: str) -> uuid.UUID | None:
     try:
-        return uuid.UUID(locked_by.removeprefix(LOCK_PREFIX))
-    except ValueError:
+        return uuid.UUID(REDEMPTION_HOLDER.reference(locked_by))
+    except (TypeError, ValueError):
         return None
 
 
 @atomic_with_retry
 def order_cancel(*, order_id: uuid.UUID, user_id: int) -> RedemptionOrder:
     """The customer gives up a pending order: the code stops working and the item is available again."""
-    order = RedemptionOrder.objects.select_for_update().filter(order_id=order_id, customer_id=user_id).first()
+    order = order_lock(order_id=order_id, customer_id=user_id)
     if order is None:
         raise OrderNotFound(order_id=str(order_id))
     if order.status != OrderStatus.PENDING:
@@ -161,23 +158,15 @@ def order_cancel(*, order_id: uuid.UUID, user_id: int) -> RedemptionOrder:
 
 def orders_expire(*, batch_size: int = 500) -> int:
     """Expire pending orders past their expiry and unlock their items, a batch per transaction."""
-    total = 0
-    while True:
-        expired = _expire_batch(batch_size)
-        total += expired
-        if expired < batch_size:
-            if total:
-                logger.info("expired %s redemption order(s)", total)
-            return total
+    total = in_batches(_expire_batch, batch_size=batch_size)
+    if total:
+        logger.info("expired %s redemption order(s)", total)
+    return total
 
 
 @atomic_with_retry
 def _expire_batch(batch_size: int) -> int:
-    orders = list(
-        RedemptionOrder.objects.select_for_update()
-        .filter(status=OrderStatus.PENDING, expires_at__lte=timezone.now())
-        .order_by("pk")[:batch_size]
-    )
+    orders = orders_lock_due_for_expiry(now=timezone.now(), batch_size=batch_size)
     for order in orders:
         _order_close(order, status=OrderStatus.EXPIRED, actor_id=None)
     return len(orders)
@@ -254,10 +243,8 @@ def _staff_merchants(*, staff_user_id: int, merchant_code: str | None) -> list[M
 
 @atomic_with_retry
 def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:
-    # The join locks the order and its item, in that order, in one statement.
-    order = (
-        RedemptionOrder.objects.select_for_update().select_related("item_instance").filter(code_hash=code_hash).first()
-    )
+    # The order alone: its item is locked after it, by item_mark_used.
+    order = order_lock(code_hash=code_hash)
     if order is None:
         raise CodeNotFound()
     merchant = _redeemable_at(order, merchants)

@@ -49,7 +49,12 @@ class BackpackItemOutputSerializer(serializers.Serializer):
     status = serializers.CharField()
     meta = serializers.JSONField()
     locked_by_order_id = serializers.CharField(
-        allow_null=True, help_text="The lock holder, e.g. redemption:<order_id>."
+        allow_null=True,
+        help_text=(
+            "Named so for existing clients, it holds whatever locks the item, as '<kind>:<reference>': "
+            "'redemption:<order uuid>' for a pending redemption order, 'market:<listing id>' for a "
+            "listing on sale. Null when the item is not locked."
+        ),
     )
     locked_at = serializers.DateTimeField(allow_null=True)
     expires_at = serializers.DateTimeField(allow_null=True)

@@ -6,9 +6,10 @@ from django.test import override_settings
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from core.amounts import MAX_AMOUNT
 from ledger.models import Balance, SystemAccount
 from ledger.services import system_account_id
-from market.services import MAX_LISTING_VALUE, fee_split, listing_create, listing_purchase
+from market.services import fee_split, listing_create, listing_purchase
 from tests.conftest import available, grant
 from tests.factories import UserFactory
 
@@ -58,7 +59,7 @@ def test_a_purchase_moves_the_price_between_buyer_seller_and_fee_account_only(un
     with override_settings(MARKET_FEE_BPS=fee_bps):
         trade = listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, quantity=bought, idempotency_key="k").trade
 
-    assert trade.total == unit_price * bought <= MAX_LISTING_VALUE
+    assert trade.total == unit_price * bought <= MAX_AMOUNT
     assert trade.seller_amount + trade.fee == trade.total
     assert trade.fee == trade.total * fee_bps // 10_000
     assert available(buyer) == 0

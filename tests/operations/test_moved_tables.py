@@ -18,7 +18,12 @@ def migrate(target):
     ContentType.objects.clear_cache()
 
 
-@pytest.mark.django_db(transaction=True)
+def migrate_forward():
+    migrate(MigrationExecutor(connection).loader.graph.leaf_nodes("operations")[0][1])
+
+
+# serialized_rollback: the migrations redo data (roles, content types) that later tests restore from a snapshot.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_database_migrated_before_the_move_keeps_its_rows_and_permissions():
     # Given the database as it was before the move: the ops_* tables with rows, the
     # content types (and so the permissions granted) still under backpack_site.
@@ -38,7 +43,7 @@ def test_a_database_migrated_before_the_move_keeps_its_rows_and_permissions():
     viewers.permissions.add(view_runs)
 
     # When it migrates forward
-    migrate("0001_initial")
+    migrate_forward()
 
     # Then nothing is lost and the group's permission now names the new app
     assert Alert.objects.get().message == "before the move"
@@ -47,14 +52,15 @@ def test_a_database_migrated_before_the_move_keeps_its_rows_and_permissions():
     assert viewers.permissions.get().content_type.app_label == "operations"
 
 
-@pytest.mark.django_db(transaction=True)
+# serialized_rollback: the migrations redo data (roles, content types) that later tests restore from a snapshot.
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_new_database_gets_the_tables():
     migrate(None)
     with connection.schema_editor() as editor:
         editor.delete_model(Alert)
         editor.delete_model(ReconciliationRun)
 
-    migrate("0001_initial")
+    migrate_forward()
 
     Alert.objects.create(source="test", message="fresh")
     assert ReconciliationRun.objects.create().status == "running"

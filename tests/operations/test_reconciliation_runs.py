@@ -67,7 +67,7 @@ PLANTS = {
     ),
     "an item locked by no known holder": (
         "UPDATE item_instances SET status = 'locked', locked_by = 'lottery:1', locked_at = NOW() WHERE id = {free_item}",
-        "item_locks_name_a_holder_kind",
+        "item_lock_has_live_holder",
     ),
     "a pending order whose item was unlocked": (
         "UPDATE item_instances SET status = 'available', locked_by = NULL, locked_at = NULL WHERE id = {order_item}",

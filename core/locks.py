@@ -1,0 +1,25 @@
+"""The one lock order of the whole project.
+
+Every transaction that takes row locks takes them in this order, and within a class by
+primary key (balance rows by account id, then asset code), so two transactions never wait
+on each other in a circle:
+
+1. the seller's user row (listing creation only: it guards the open-listing cap);
+2. domain rows: a market listing or a redemption order, then the item instance; an issuer's
+   issuance counter of the day;
+3. ledger holds;
+4. users' balance rows;
+5. system accounts' balance rows: shared by everybody (the fee account by every purchase),
+   so taken last and held for the shortest time.
+
+Each app's `locks.py` holds its `select_for_update` helpers and is the only place that
+takes row locks; a lock is taken before reading what a write depends on. One statement
+locks one class of rows: a join would let the optimizer choose the order.
+"""
+
+from django.db.models import QuerySet
+
+
+def in_lock_order(rows: QuerySet) -> QuerySet:
+    """`rows`, to be locked in primary-key order when evaluated (inside the caller's transaction)."""
+    return rows.select_for_update().order_by("pk")
