@@ -1,5 +1,6 @@
 """Settings, read from the environment; every variable is listed in the README."""
 
+import json
 import os
 from datetime import timedelta
 from pathlib import Path
@@ -37,6 +38,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
@@ -136,6 +138,7 @@ CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
+        "core.authentication.IssuerKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
@@ -176,6 +179,12 @@ ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "5"))
 RECONCILIATION_MAX_STORED = int(os.environ.get("RECONCILIATION_MAX_STORED", "200"))
 REDEMPTION_FAILURE_ALERT_RATE = float(os.environ.get("REDEMPTION_FAILURE_ALERT_RATE", "0.05"))
 REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS = int(os.environ.get("REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS", "20"))
+
+# Issuance limits per issuer and asset (SPEC §10): {"<asset code>" or "*": {"per_grant": n, "per_day": n}}.
+# An issuer's own limits for an asset, set in the admin (Ledger → Issuance limits), override these.
+ISSUANCE_LIMITS = json.loads(os.environ.get("ISSUANCE_LIMITS", '{"*": {"per_grant": 100000, "per_day": 10000000}}'))
+if "*" not in ISSUANCE_LIMITS:
+    raise ImproperlyConfigured('ISSUANCE_LIMITS needs a "*" entry: the limits of every asset not named.')
 
 # Market
 MARKET_FEE_BPS = int(os.environ.get("MARKET_FEE_BPS", "500"))

@@ -1,13 +1,16 @@
 from rest_framework.permissions import BasePermission
 
 
-def staff_or_permission(perm: str) -> type[BasePermission]:
-    """A DRF permission class: staff, or a user granted `perm` (for example a service account)."""
+def has_permission(perm: str) -> type[BasePermission]:
+    """A DRF permission class for an early 403: an authenticated user granted `perm`.
 
-    class StaffOrPermission(BasePermission):
+    The service checks the same permission again with the actor: this only answers sooner.
+    """
+
+    class HasPermission(BasePermission):
         def has_permission(self, request, view):
             user = request.user
-            return bool(user and user.is_authenticated and (user.is_staff or user.has_perm(perm)))
+            return bool(user and user.is_authenticated and user.has_perm(perm))
 
-    StaffOrPermission.__name__ = f"StaffOr_{perm.replace('.', '_')}"
-    return StaffOrPermission
+    HasPermission.__name__ = f"Has_{perm.replace('.', '_')}"
+    return HasPermission

@@ -18,6 +18,9 @@ class ItemEventInline(ReadOnlyTabularInline):
 
 
 class ItemGrantForm(forms.ModelForm):
+    # Drawn when the form is shown and posted back with it: a double-submitted form grants once.
+    grant_key = forms.CharField(widget=forms.HiddenInput, initial=lambda: uuid.uuid4().hex, max_length=64)
+
     class Meta:
         model = ItemInstance
         fields = ("owner", "item_type", "name", "meta", "expires_at", "merchant_code")
@@ -45,8 +48,12 @@ class ItemInstanceAdmin(admin.ModelAdmin):
     def get_inlines(self, request, obj):
         return self.inlines if obj else []
 
+    def has_add_permission(self, request):
+        return request.user.has_perm("items.grant_items")
+
     def save_model(self, request, obj, form, change):
         item, _ = item_grant(
+            actor=request.user,
             owner_id=obj.owner_id,
             item_type=obj.item_type,
             name=obj.name,
@@ -54,8 +61,7 @@ class ItemInstanceAdmin(admin.ModelAdmin):
             expires_at=obj.expires_at,
             merchant_code=obj.merchant_code,
             source="admin",
-            source_ref=uuid.uuid4().hex,
-            actor_id=request.user.pk,
+            source_ref=form.cleaned_data["grant_key"],
         )
         obj.pk = item.pk
 

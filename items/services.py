@@ -11,10 +11,13 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from core.db import atomic_with_retry, bulk_insert
+from core.authority import require_permission
+from core.db import atomic_with_retry, bulk_insert, in_batches
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
+from items.locks import item_lock_row, items_lock, items_lock_due_for_expiry, lockable
 from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
 from ledger.exceptions import IdempotencyConflict
 
@@ -37,6 +40,7 @@ class ImportedItem:
 @atomic_with_retry
 def item_grant(
     *,
+    actor,
     owner_id: int,
     item_type: str,
     name: str,
@@ -45,13 +49,13 @@ def item_grant(
     meta: dict | None = None,
     expires_at: datetime | None = None,
     merchant_code: str | None = None,
-    actor_id: int | None = None,
 ) -> tuple[ItemInstance, bool]:
-    """Create an item once per (source, source_ref); a replay returns the same item.
+    """Create an item once per (source, source_ref), for an issuer or operator (items.grant_items).
 
-    Returns (item, created). The same reference with different content raises
-    IdempotencyConflict.
+    Returns (item, created). A replay by the same actor returns the same item; the same
+    reference with different content, or from another actor, raises IdempotencyConflict.
     """
+    require_permission(actor, "items.grant_items")
     if item_type not in ItemType.values:
         raise InvalidItem(f"Unknown item type {item_type!r}.", item_type=item_type)
     if not name or not source or not source_ref:
@@ -69,13 +73,14 @@ def item_grant(
         try:
             with transaction.atomic():
                 item = ItemInstance.objects.create(source=source, source_ref=source_ref, **wanted)
-                _event(item, ItemEventType.GRANTED, None, business_ref=f"{source}:{source_ref}", actor_id=actor_id)
+                _event(item, ItemEventType.GRANTED, None, business_ref=f"{source}:{source_ref}", actor_id=actor.pk)
                 return item, True
         except IntegrityError:
             existing = ItemInstance.objects.filter(source=source, source_ref=source_ref).first()
             if existing is None:  # not a duplicate: the owner does not exist
                 raise ItemNotFound("No such owner.", owner_id=owner_id) from None
-    if any(getattr(existing, f) != wanted[f] for f in GRANT_FIELDS):
+    granted_by = existing.events.filter(event_type=ItemEventType.GRANTED).values_list("actor_id", flat=True).first()
+    if granted_by != actor.pk or any(getattr(existing, f) != wanted[f] for f in GRANT_FIELDS):
         raise IdempotencyConflict(source=source, source_ref=source_ref)
     return existing, False
 
@@ -84,13 +89,18 @@ def item_grant(
 def item_lock(
     *, item_id: int, locked_by: str, owner_id: int | None = None, actor_id: int | None = None
 ) -> ItemInstance:
-    """available → locked by `locked_by`. With `owner_id`, only the owner's item qualifies."""
-    conditions = {"owner_id": owner_id} if owner_id is not None else {}
+    """available → locked by `locked_by`, if it may be locked (items/locks.py: `lockable`).
+
+    With `owner_id`, another owner's item is as good as missing.
+    """
+    now = timezone.now()
     return _transition(
         item_id,
         ItemEventType.LOCKED,
-        expected={"status": ItemStatus.AVAILABLE, **conditions},
-        changes={"status": ItemStatus.LOCKED, "locked_by": locked_by, "locked_at": timezone.now()},
+        from_status=ItemStatus.AVAILABLE,
+        owner_id=owner_id,
+        condition=lockable(now=now, owner_id=owner_id),
+        changes={"status": ItemStatus.LOCKED, "locked_by": locked_by, "locked_at": now},
         business_ref=locked_by,
         actor_id=actor_id,
     )
@@ -102,7 +112,8 @@ def item_unlock(*, item_id: int, locked_by: str, actor_id: int | None = None) ->
     return _transition(
         item_id,
         ItemEventType.UNLOCKED,
-        expected={"status": ItemStatus.LOCKED, "locked_by": locked_by},
+        from_status=ItemStatus.LOCKED,
+        condition=Q(locked_by=locked_by),
         changes={"status": ItemStatus.AVAILABLE, "locked_by": None, "locked_at": None},
         business_ref=locked_by,
         actor_id=actor_id,
@@ -115,7 +126,8 @@ def item_mark_used(*, item_id: int, locked_by: str, actor_id: int | None = None)
     return _transition(
         item_id,
         ItemEventType.USED,
-        expected={"status": ItemStatus.LOCKED, "locked_by": locked_by},
+        from_status=ItemStatus.LOCKED,
+        condition=Q(locked_by=locked_by),
         changes={"status": ItemStatus.USED, "locked_by": None, "locked_at": None},
         business_ref=locked_by,
         actor_id=actor_id,
@@ -128,7 +140,8 @@ def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: i
     return _transition(
         item_id,
         ItemEventType.TRANSFERRED,
-        expected={"status": ItemStatus.LOCKED, "locked_by": locked_by},
+        from_status=ItemStatus.LOCKED,
+        condition=Q(locked_by=locked_by),
         changes={"status": ItemStatus.AVAILABLE, "locked_by": None, "locked_at": None, "owner_id": to_owner_id},
         business_ref=locked_by,
         actor_id=actor_id,
@@ -138,11 +151,12 @@ def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: i
 @atomic_with_retry
 def item_expire(*, item_id: int, actor_id: int | None = None, even_if_not_due: bool = False) -> ItemInstance:
     """available → expired, once its expiry time has passed (or at once, when staff say so)."""
-    due = {} if even_if_not_due else {"expires_at__lte": timezone.now()}
+    due = Q() if even_if_not_due else Q(expires_at__lte=timezone.now())
     return _transition(
         item_id,
         ItemEventType.EXPIRED,
-        expected={"status": ItemStatus.AVAILABLE, **due},
+        from_status=ItemStatus.AVAILABLE,
+        condition=due,
         changes={"status": ItemStatus.EXPIRED},
         business_ref="expiry" if not even_if_not_due else "expired by staff",
         actor_id=actor_id,
@@ -151,23 +165,13 @@ def item_expire(*, item_id: int, actor_id: int | None = None, even_if_not_due: b
 
 def items_expire(*, batch_size: int = 1000) -> int:
     """Expire every available item past its expiry time, a batch per transaction. Returns the count."""
-    total = 0
-    while True:
-        expired = _expire_batch(batch_size)
-        total += expired
-        if expired < batch_size:
-            return total
+    return in_batches(_expire_batch, batch_size=batch_size)
 
 
 @atomic_with_retry
 def _expire_batch(batch_size: int) -> int:
     now = timezone.now()
-    rows = list(
-        ItemInstance.objects.select_for_update()
-        .filter(status=ItemStatus.AVAILABLE, expires_at__lte=now)
-        .order_by("pk")
-        .values_list("pk", "owner_id")[:batch_size]
-    )
+    rows = items_lock_due_for_expiry(now=now, batch_size=batch_size)
     if not rows:
         return 0
     ItemInstance.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=ItemStatus.EXPIRED, updated_at=now)
@@ -245,30 +249,36 @@ def items_remove_imported(*, source: str, item_ids: Sequence[int]) -> tuple[list
         .exclude(event_type=ItemEventType.IMPORTED)
         .values_list("item_id", flat=True)
     )
-    removable = list(
-        ItemInstance.objects.select_for_update()
-        .filter(source=source, pk__in=item_ids)
-        .exclude(pk__in=touched)
-        .values_list("pk", flat=True)
-    )
+    removable = items_lock(item_ids=item_ids, source=source, exclude_ids=touched)
     ItemInstanceEvent.objects.filter(item_id__in=removable).delete()
     ItemInstance.objects.filter(pk__in=removable).delete()
     return removable, sorted(set(item_ids) - set(removable))
 
 
-def _transition(item_id, event_type, *, expected: dict, changes: dict, business_ref: str, actor_id) -> ItemInstance:
-    item = ItemInstance.objects.select_for_update().filter(pk=item_id).first()
-    if item is None or expected.get("owner_id", item.owner_id) != item.owner_id:
+def _transition(
+    item_id,
+    event_type,
+    *,
+    from_status: str,
+    condition: Q,
+    changes: dict,
+    business_ref: str,
+    actor_id,
+    owner_id: int | None = None,
+) -> ItemInstance:
+    item = item_lock_row(item_id=item_id)
+    if item is None or (owner_id is not None and item.owner_id != owner_id):
         raise ItemNotFound(item_id=item_id)
     from_owner_id, now = item.owner_id, timezone.now()
     # The conditional update is the guarantee; the lock above only gives a clear error.
-    if not ItemInstance.objects.filter(pk=item_id, **expected).update(**changes, updated_at=now):
+    if not ItemInstance.objects.filter(condition, pk=item_id, status=from_status).update(**changes, updated_at=now):
+        expired = item.expires_at is not None and item.expires_at <= now
+        if event_type == ItemEventType.LOCKED and item.status == from_status and expired:
+            raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
         raise ItemNotAvailable(item_id=item_id, status=item.status)
     for field, value in {**changes, "updated_at": now}.items():
         setattr(item, field, value)
-    _event(
-        item, event_type, expected["status"], business_ref=business_ref, actor_id=actor_id, from_owner_id=from_owner_id
-    )
+    _event(item, event_type, from_status, business_ref=business_ref, actor_id=actor_id, from_owner_id=from_owner_id)
     return item
 
 

@@ -1,7 +1,7 @@
 from django.contrib import admin
 
 from core.admin_tools import ReadOnlyModelAdmin, ReadOnlyTabularInline
-from ledger.models import Account, AssetType, Balance, BalanceAudit, Hold, JournalEntry, JournalLeg
+from ledger.models import Account, AssetType, Balance, BalanceAudit, Hold, IssuanceLimit, JournalEntry, JournalLeg
 
 
 @admin.register(AssetType)
@@ -31,7 +31,7 @@ class BalanceAdmin(ReadOnlyModelAdmin):
     list_display = ("account", "asset", "available_amount", "frozen_amount", "updated_at")
     list_filter = ("asset", "account__kind")
     search_fields = ("account__user__username", "account__user__email", "account__system_code")
-    list_select_related = ("account__user",)
+    list_select_related = ("account__user", "asset")
 
 
 class JournalLegInline(ReadOnlyTabularInline):
@@ -56,7 +56,7 @@ class HoldAdmin(ReadOnlyModelAdmin):
     list_display = ("id", "account", "asset", "amount", "remaining", "status", "entry", "created_at")
     list_filter = ("status", "asset")
     search_fields = ("account__user__username", "account__user__email", "entry__business_id")
-    list_select_related = ("account__user", "entry")
+    list_select_related = ("account__user", "asset", "entry")
 
 
 @admin.register(BalanceAudit)
@@ -73,4 +73,14 @@ class BalanceAuditAdmin(ReadOnlyModelAdmin):
     )
     list_filter = ("action", "asset")
     search_fields = ("operator", "reason", "account__user__username", "account__system_code")
-    list_select_related = ("account__user",)
+    list_select_related = ("account__user", "asset")
+
+
+@admin.register(IssuanceLimit)
+class IssuanceLimitAdmin(admin.ModelAdmin):
+    """An issuer's own limits for an asset, over settings.ISSUANCE_LIMITS (superusers edit, operators read)."""
+
+    list_display = ("issuer", "asset", "max_per_grant", "max_per_day")
+    list_filter = ("asset",)
+    list_select_related = ("issuer", "asset")
+    raw_id_fields = ("issuer",)

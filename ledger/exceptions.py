@@ -34,3 +34,8 @@ class HoldNotOpen(Conflict):
 class HoldAmountExceeded(Conflict):
     code = "hold_amount_exceeded"
     default_message = "The amount is more than the hold has left."
+
+
+class IssuanceLimitExceeded(Conflict):
+    code = "issuance_limit_exceeded"
+    default_message = "The grant is over the issuer's limit for this asset; nothing was granted."

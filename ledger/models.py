@@ -108,10 +108,6 @@ class Balance(models.Model):
     def __str__(self):
         return f"{self.account} {self.asset_id}: {self.available_amount}+{self.frozen_amount}"
 
-    @property
-    def total_amount(self) -> int:
-        return self.available_amount + self.frozen_amount
-
 
 class AppendOnlyQuerySet(models.QuerySet):
     def update(self, **kwargs):
@@ -144,6 +140,10 @@ class JournalEntry(AppendOnlyModel):
     # SHA-256 of the entry's canonical content: a replay must match it exactly.
     fingerprint = models.CharField(max_length=64)
     meta = models.JSONField(default=dict, blank=True)
+    # Who asked for it, when a person or a service did (grants, adjustments); null for the platform's own work.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -225,7 +225,8 @@ class BalanceAudit(models.Model):
     """Who corrected which balance, why, and what it was before and after. Never edited."""
 
     action = models.CharField(max_length=16, choices=AuditAction.choices)
-    operator = models.CharField(max_length=150)
+    operator = models.CharField(max_length=150, help_text="The actor's username, kept should the user go.")
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="+")
     reason = models.TextField()
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
     asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
@@ -238,6 +239,10 @@ class BalanceAudit(models.Model):
 
     class Meta:
         db_table = "ledger_balance_audits"
+        permissions = [
+            ("adjust_balance", "Can correct a balance with an adjusting entry"),
+            ("recalculate_balance", "Can set a drifted balance row to its journal"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="audit_has_reason"),
             models.CheckConstraint(condition=~Q(operator=""), name="audit_has_operator"),
@@ -245,3 +250,43 @@ class BalanceAudit(models.Model):
 
     def __str__(self):
         return f"{self.action} {self.account} {self.asset_id} by {self.operator}"
+
+
+class IssuanceLimit(models.Model):
+    """An issuer's own limits for one asset, over the defaults of settings.ISSUANCE_LIMITS."""
+
+    issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    asset = models.ForeignKey(AssetType, on_delete=models.CASCADE, db_column="asset_code", related_name="+")
+    max_per_grant = models.BigIntegerField()
+    max_per_day = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ledger_issuance_limits"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "asset"], name="issuance_limit_one_per_issuer_asset"),
+            models.CheckConstraint(
+                condition=Q(max_per_grant__gte=0, max_per_day__gte=0), name="issuance_limit_not_negative"
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.issuer} {self.asset_id}: {self.max_per_grant}/grant, {self.max_per_day}/day"
+
+
+class IssuanceDay(models.Model):
+    """What an issuer granted of an asset on one day: the row its grants lock to stay under the daily limit."""
+
+    issuer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
+    day = models.DateField()
+    amount = models.BigIntegerField(default=0)
+
+    class Meta:
+        db_table = "ledger_issuance_days"
+        constraints = [
+            models.UniqueConstraint(fields=["issuer", "asset", "day"], name="issuance_day_unique"),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="issuance_day_not_negative"),
+        ]
+
+    def __str__(self):
+        return f"{self.issuer} {self.asset_id} on {self.day}: {self.amount}"

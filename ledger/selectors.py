@@ -1,8 +1,9 @@
 """Reads of the assets track for the API and the admin."""
 
+from django.conf import settings
 from django.db.models import F, QuerySet, Sum
 
-from ledger.models import AssetType, Balance, Hold, HoldStatus, JournalLeg
+from ledger.models import AssetType, Balance, Hold, HoldStatus, IssuanceLimit, JournalLeg
 
 BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
 
@@ -79,3 +80,16 @@ def journal_sums(*, account_id: int, asset_code: str) -> dict:
 def holds_open(*, business_type: str) -> QuerySet:
     """Open holds created by entries of `business_type` (e.g. "market_listing"): a queryset to nest or filter."""
     return Hold.objects.filter(status=HoldStatus.OPEN, entry__business_type=business_type)
+
+
+def issuance_limit(*, issuer_id: int, asset_code: str) -> tuple[int, int]:
+    """(max per grant, max per day) of an issuer for an asset: its admin override, else the settings'."""
+    override = (
+        IssuanceLimit.objects.filter(issuer_id=issuer_id, asset_id=asset_code)
+        .values_list("max_per_grant", "max_per_day")
+        .first()
+    )
+    if override:
+        return override
+    defaults = settings.ISSUANCE_LIMITS.get(asset_code, settings.ISSUANCE_LIMITS["*"])
+    return defaults["per_grant"], defaults["per_day"]

@@ -1,23 +1,23 @@
 """Every write to the assets track.
 
-Lock order, shared by every service of every app that touches the ledger: domain rows
-first (listing, item, order), then holds by id, then balance rows: users' by (account id,
-asset code), then the system accounts' likewise. Each service locks before it reads what
-it checks, then writes, in one transaction.
+Each service takes its locks (ledger/locks.py, in the order of core/locks.py) before it
+reads what it checks, then writes, in one transaction.
 """
 
 import functools
 import hashlib
 import json
-import uuid
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
+from core.amounts import require_positive
+from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert
 from core.errors import InvalidInput
 from ledger.exceptions import (
@@ -27,8 +27,10 @@ from ledger.exceptions import (
     IdempotencyConflict,
     InsufficientBalance,
     InvalidEntry,
+    IssuanceLimitExceeded,
     UnknownAsset,
 )
+from ledger.locks import balance_lock, balances_lock, holds_lock, issuance_day_lock
 from ledger.models import (
     Account,
     AccountKind,
@@ -38,11 +40,13 @@ from ledger.models import (
     BalanceAudit,
     Hold,
     HoldStatus,
+    IssuanceDay,
     JournalEntry,
     JournalLeg,
     SystemAccount,
 )
-from ledger.selectors import journal_sums
+from ledger.selectors import issuance_limit, journal_sums
+from ledger.signals import issuance_refused
 
 
 @dataclass(frozen=True)
@@ -138,12 +142,14 @@ def entry_post(
     legs: Sequence[Leg],
     hold_changes: Sequence[HoldChange] = (),
     meta: dict | None = None,
+    actor_id: int | None = None,
 ) -> PostResult:
     """Post one balanced journal entry, once per (business_type, business_id).
 
     A replay with the same content returns the original entry and changes nothing; the
     same key with different content raises IdempotencyConflict. Hold changes add the
-    holder's frozen legs themselves; the caller gives the counter legs.
+    holder's frozen legs themselves; the caller gives the counter legs. `actor_id` records
+    who asked (it is not part of the content: callers that care compare it on replays).
     """
     meta = meta or {}
     _validate(business_type, business_id, legs, hold_changes)
@@ -159,7 +165,7 @@ def entry_post(
         return PostResult(_replayed(existing, fingerprint), created=False)
     try:
         entry = JournalEntry.objects.create(
-            business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta
+            business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta, actor_id=actor_id
         )
     except IntegrityError:  # the same key with other legs, committed meanwhile
         raise IdempotencyConflict(business_type=business_type, business_id=business_id) from None
@@ -257,11 +263,7 @@ def _lock_balances_bulk(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Bal
     system = _system_account_ids()
 
     def lock(account_ids) -> dict:
-        rows = (
-            Balance.objects.select_for_update()
-            .filter(account_id__in=account_ids, asset_id__in=codes)
-            .order_by("account_id", "asset_id")
-        )
+        rows = balances_lock(account_ids=account_ids, asset_codes=codes)
         return {(b.account_id, b.asset_id): b for b in rows if (b.account_id, b.asset_id) in keys}
 
     balances = {}
@@ -360,7 +362,7 @@ def _check_balanced(legs: Sequence[Leg]) -> None:
 def _lock_holds(hold_ids: list[int]) -> dict[int, Hold]:
     if not hold_ids:
         return {}
-    holds = {hold.pk: hold for hold in Hold.objects.select_for_update().filter(pk__in=hold_ids).order_by("pk")}
+    holds = holds_lock(hold_ids=hold_ids)
     missing = set(hold_ids) - holds.keys()
     if missing:
         raise InvalidEntry("No such hold.", hold_ids=sorted(missing))
@@ -400,17 +402,12 @@ def _accounts_with_known_assets(keys: set[tuple[int, str]]) -> dict[int, Account
 
 
 def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock the balance rows one by one in the global order, creating missing ones race-free.
-
-    The order is user rows, then system rows, each by (account id, asset code): the few
-    system rows are shared by everybody (the fee account by every purchase), so they are
-    taken last and held for the shortest time.
-    """
+    """Lock the balance rows one by one in the global order (users' rows, then system rows, each
+    by account id and asset code), creating missing ones race-free."""
     system = _system_account_ids()
     balances = {}
     for account_id, asset_code in sorted(keys, key=lambda key: (key[0] in system, key)):
-        lookup = {"account_id": account_id, "asset_id": asset_code}
-        balance = Balance.objects.select_for_update().filter(**lookup).first()
+        balance = balance_lock(account_id=account_id, asset_code=asset_code)
         if balance is None:
             balance = _balance_create(account_id, asset_code)
         balances[(account_id, asset_code)] = balance
@@ -424,7 +421,7 @@ def _balance_create(account_id: int, asset_code: str) -> Balance:
         with transaction.atomic():
             return Balance.objects.create(allows_negative=account.is_system, **lookup)
     except IntegrityError:  # created by a concurrent transaction: wait for it and lock it
-        return Balance.objects.select_for_update().get(**lookup)
+        return balance_lock(account_id=account_id, asset_code=asset_code)
 
 
 def _counterparty(business_type: str, delta: int) -> SystemAccount:
@@ -436,12 +433,21 @@ def _counterparty(business_type: str, delta: int) -> SystemAccount:
 
 @atomic_with_retry
 def balance_change(
-    *, user_id: int, asset_code: str, delta: int, business_type: str, business_id: str, meta: dict | None = None
+    *,
+    user_id: int,
+    asset_code: str,
+    delta: int,
+    business_type: str,
+    business_id: str,
+    meta: dict | None = None,
+    actor_id: int | None = None,
 ) -> PostResult:
     """Credit (delta > 0) or debit a user's available balance against a system account.
 
     Credits come from SYSTEM_ISSUANCE and debits go to SYSTEM_BURN, except for the
-    business types with their own counterparty (adjustment, migration).
+    business types with their own counterparty (adjustment, migration). A building block
+    of other services, which check authority first: people and services grant through
+    `asset_grant`.
     """
     if type(delta) is not int or delta == 0:
         raise InvalidEntry("delta is a non-zero integer.", delta=repr(delta))
@@ -455,6 +461,7 @@ def balance_change(
             Leg(account_id=system_id, asset_code=asset_code, delta_available=-delta),
         ],
         meta=meta,
+        actor_id=actor_id,
     )
 
 
@@ -470,7 +477,7 @@ def transfer(
     meta: dict | None = None,
 ) -> PostResult:
     """Move `amount` of an asset from one user's available balance to another's."""
-    _require_positive(amount)
+    require_positive(InvalidEntry, amount=amount)
     if from_user_id == to_user_id:
         raise InvalidEntry("Cannot transfer to the same user.")
     accounts = accounts_for_users(user_ids={from_user_id, to_user_id})
@@ -490,7 +497,7 @@ def hold_create(
     *, user_id: int, asset_code: str, amount: int, business_type: str, business_id: str, meta: dict | None = None
 ) -> Hold:
     """Freeze `amount` of a user's available balance under a new hold (idempotent by key)."""
-    _require_positive(amount)
+    require_positive(InvalidEntry, amount=amount)
     account = account_get_or_create(user_id=user_id)
     result = entry_post(
         business_type=business_type,
@@ -524,7 +531,7 @@ def hold_settle(
     *, hold_id: int, amount: int, to_account_id: int, business_type: str, business_id: str, meta: dict | None = None
 ) -> PostResult:
     """Pay `amount` of a hold from the holder's frozen balance to another account's available."""
-    _require_positive(amount)
+    require_positive(InvalidEntry, amount=amount)
     hold = Hold.objects.filter(pk=hold_id).first()
     if hold is None:
         raise InvalidEntry("No such hold.", hold_id=hold_id)
@@ -537,21 +544,91 @@ def hold_settle(
     )
 
 
-def _require_reason(reason: str, operator: str) -> None:
-    if not (reason or "").strip():
-        raise InvalidInput("A reason is required for every correction.")
-    if not (operator or "").strip():
-        raise InvalidInput("The operator is required for every correction.")
+def asset_grant(
+    *,
+    actor,
+    user_id: int,
+    asset_code: str,
+    amount: int,
+    business_type: str,
+    business_id: str,
+    meta: dict | None = None,
+) -> PostResult:
+    """Mint `amount` of an asset to a user for an issuer or an operator (ledger.grant_assets).
+
+    Within the actor's issuance limits (per grant and per day, ledger.selectors.issuance_limit):
+    over them, IssuanceLimitExceeded with nothing posted, and `issuance_refused` is sent for the
+    alert. A replay by the same actor returns the original entry; another actor's key conflicts.
+    """
+    require_permission(actor, "ledger.grant_assets")
+    require_positive(InvalidEntry, amount=amount)
+    try:
+        return _asset_grant(
+            actor_id=actor.pk,
+            user_id=user_id,
+            asset_code=asset_code,
+            amount=amount,
+            business_type=business_type,
+            business_id=business_id,
+            meta=meta,
+        )
+    except IssuanceLimitExceeded as refusal:
+        issuance_refused.send(
+            sender=asset_grant, actor_id=actor.pk, asset_code=asset_code, amount=amount, details=refusal.details
+        )
+        raise
 
 
 @atomic_with_retry
-def balance_recalculate(*, account_id: int, asset_code: str, reason: str, operator: str) -> BalanceAudit:
+def _asset_grant(*, actor_id: int, user_id: int, asset_code: str, amount: int, **entry) -> PostResult:
+    if not AssetType.objects.filter(pk=asset_code).exists():
+        raise UnknownAsset(asset_codes=[asset_code])
+    day = _issuance_day_locked(issuer_id=actor_id, asset_code=asset_code, day=timezone.localdate())
+    result = balance_change(user_id=user_id, asset_code=asset_code, delta=amount, actor_id=actor_id, **entry)
+    if not result.created:
+        if result.entry.actor_id != actor_id:
+            raise IdempotencyConflict(business_type=entry["business_type"], business_id=entry["business_id"])
+        return result
+    max_per_grant, max_per_day = issuance_limit(issuer_id=actor_id, asset_code=asset_code)
+    if amount > max_per_grant or day.amount + amount > max_per_day:
+        raise IssuanceLimitExceeded(  # rolls the posting back
+            asset_code=asset_code,
+            amount=amount,
+            max_per_grant=max_per_grant,
+            max_per_day=max_per_day,
+            granted_today=day.amount,
+        )
+    IssuanceDay.objects.filter(pk=day.pk).update(amount=F("amount") + amount)
+    return result
+
+
+def _issuance_day_locked(*, issuer_id: int, asset_code: str, day) -> IssuanceDay:
+    """The issuer's counter of the day for the asset, created on first use, locked."""
+    counter = issuance_day_lock(issuer_id=issuer_id, asset_code=asset_code, day=day)
+    if counter is None:
+        try:
+            with transaction.atomic():
+                IssuanceDay.objects.create(issuer_id=issuer_id, asset_id=asset_code, day=day)
+        except IntegrityError:  # created concurrently: lock that one
+            pass
+        counter = issuance_day_lock(issuer_id=issuer_id, asset_code=asset_code, day=day)
+    return counter
+
+
+def _require_reason(reason: str) -> None:
+    if not (reason or "").strip():
+        raise InvalidInput("A reason is required for every correction.")
+
+
+@atomic_with_retry
+def balance_recalculate(*, actor, account_id: int, asset_code: str, reason: str) -> BalanceAudit:
     """Set a drifted balance row to the sum of its journal legs, under the row lock, and audit it.
 
     The journal is the truth; the row is a cache of it. No legs can be posted for this
     balance meanwhile, because posting takes the same row lock.
     """
-    _require_reason(reason, operator)
+    require_permission(actor, "ledger.recalculate_balance")
+    _require_reason(reason)
     balance = _lock_balances({(account_id, asset_code)})[(account_id, asset_code)]
     journal = journal_sums(account_id=account_id, asset_code=asset_code)
     before = (balance.available_amount, balance.frozen_amount)
@@ -560,7 +637,8 @@ def balance_recalculate(*, account_id: int, asset_code: str, reason: str, operat
     )
     return BalanceAudit.objects.create(
         action=AuditAction.RECALCULATE,
-        operator=operator,
+        operator=actor.get_username(),
+        actor=actor,
         reason=reason,
         account_id=account_id,
         asset_id=asset_code,
@@ -572,21 +650,31 @@ def balance_recalculate(*, account_id: int, asset_code: str, reason: str, operat
 
 
 @atomic_with_retry
-def balance_adjust(*, user_id: int, asset_code: str, delta: int, reason: str, operator: str) -> BalanceAudit:
-    """A business correction: a balanced entry between the user and SYSTEM_ADJUSTMENT, audited."""
-    _require_reason(reason, operator)
+def balance_adjust(*, actor, user_id: int, asset_code: str, delta: int, reason: str, key: str) -> BalanceAudit:
+    """A business correction: a balanced entry between the user and SYSTEM_ADJUSTMENT, audited.
+
+    Once per `key`: a rerun with the same key returns the first correction's audit and changes nothing.
+    """
+    require_permission(actor, "ledger.adjust_balance")
+    _require_reason(reason)
+    if not (key or "").strip():
+        raise InvalidInput("A key is required, so that a rerun cannot correct twice.")
     result = balance_change(
         user_id=user_id,
         asset_code=asset_code,
         delta=delta,
         business_type="adjustment",
-        business_id=uuid.uuid4().hex,
-        meta={"reason": reason, "operator": operator},
+        business_id=key,
+        meta={"reason": reason, "operator": actor.get_username()},
+        actor_id=actor.pk,
     )
+    if not result.created:
+        return BalanceAudit.objects.get(entry=result.entry)
     leg = result.entry.legs.get(account__user_id=user_id)
     return BalanceAudit.objects.create(
         action=AuditAction.ADJUST,
-        operator=operator,
+        operator=actor.get_username(),
+        actor=actor,
         reason=reason,
         account_id=leg.account_id,
         asset_id=asset_code,
@@ -596,8 +684,3 @@ def balance_adjust(*, user_id: int, asset_code: str, delta: int, reason: str, op
         frozen_after=leg.frozen_after,
         entry=result.entry,
     )
-
-
-def _require_positive(amount) -> None:
-    if type(amount) is not int or amount <= 0:
-        raise InvalidEntry("The amount is a positive integer.", amount=repr(amount))

@@ -24,7 +24,7 @@ class MarketListingAdmin(ReadOnlyModelAdmin):
     )
     list_filter = ("status", "listing_type", "asset", "price_asset", "created_at")
     search_fields = ("=id", "seller__username", "seller__email", "item_instance__name")
-    list_select_related = ("seller", "item_instance")
+    list_select_related = ("seller", "item_instance", "asset", "price_asset")
     actions = ["delist"]
 
     @admin.action(description="Delist (cancel, releasing the hold or the item lock)", permissions=["delist"])
@@ -32,14 +32,14 @@ class MarketListingAdmin(ReadOnlyModelAdmin):
         delisted = 0
         for listing_id in queryset.filter(status=ListingStatus.ON_SALE).order_by("pk").values_list("pk", flat=True):
             try:
-                listing_cancel(listing_id=listing_id, actor_id=request.user.pk)
+                listing_cancel(listing_id=listing_id, actor=request.user)
                 delisted += 1
             except BackpackError as exc:
                 self.message_user(request, f"Listing {listing_id}: {exc.message}", messages.WARNING)
         self.message_user(request, f"Delisted {delisted} listing(s).", messages.SUCCESS)
 
     def has_delist_permission(self, request):
-        return request.user.is_staff and request.user.has_perm("market.change_marketlisting")
+        return request.user.has_perm("market.delist_listing")
 
 
 @admin.register(MarketTrade)

@@ -1,8 +1,7 @@
 """Every write to the market.
 
-Lock order, as in ledger/services.py: the seller's user row (listing creation only, for
-the open-listing cap), then the listing, then the item, then holds, then balances. A
-purchase is one transaction: the listing row is locked, checked, and everything it moves
+Locks (market/locks.py, in the order of core/locks.py): the seller's user row (listing
+creation only), the listing, the item, holds, then balances. A purchase is one transaction: the listing row is locked, checked, and everything it moves
 is one balanced ledger entry (plus the item's change of owner for an item listing).
 """
 
@@ -10,11 +9,11 @@ from datetime import datetime
 from typing import NamedTuple
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.db import IntegrityError
 from django.utils import timezone
 
-from core.db import atomic_with_retry
+from core.amounts import MAX_AMOUNT, require_positive
+from core.db import atomic_with_retry, in_batches
 from items.services import item_lock, item_transfer, item_unlock
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
 from ledger.models import AssetType, SystemAccount
@@ -36,10 +35,9 @@ from market.exceptions import (
     QuantityExceedsRemaining,
     TooManyOpenListings,
 )
+from market.locks import listing_lock, seller_lock
 from market.models import HOLD_BUSINESS_TYPE, ListingStatus, ListingType, MarketListing, MarketTrade
 
-# No listing may be worth more than this in total, so every total and fee fits a BIGINT.
-MAX_LISTING_VALUE = 10**15
 DEFAULT_PRICE_ASSET = "DIAMOND"
 PURCHASE_BUSINESS_TYPE = "market_purchase"
 
@@ -78,9 +76,9 @@ def listing_create(
         raise InvalidListing("List either an asset with a quantity or one item.")
     if not is_asset and quantity is not None:
         raise InvalidListing("An item listing has no quantity.")
-    _require_positive(unit_price=unit_price, quantity=quantity if is_asset else 1)
-    if unit_price * (quantity if is_asset else 1) > MAX_LISTING_VALUE:
-        raise InvalidListing("The listing is worth too much.", max_value=MAX_LISTING_VALUE)
+    require_positive(InvalidListing, unit_price=unit_price, quantity=quantity if is_asset else 1)
+    if unit_price * (quantity if is_asset else 1) > MAX_AMOUNT:
+        raise InvalidListing("The listing is worth too much.", max_value=MAX_AMOUNT)
     assets = {a.pk: a for a in AssetType.objects.filter(pk__in={asset_code, price_asset_code} - {None})}
     if price_asset_code not in assets or (is_asset and asset_code not in assets):
         raise UnknownAsset(asset_codes=sorted({asset_code, price_asset_code} - {None} - assets.keys()))
@@ -90,7 +88,7 @@ def listing_create(
         raise AssetNotTradable(asset_code=asset_code)
 
     # The cap is checked under the seller's row lock, so parallel creates cannot pass it together.
-    get_user_model().objects.select_for_update().filter(pk=seller_id).values_list("pk").first()
+    seller_lock(seller_id=seller_id)
     open_count = MarketListing.objects.filter(seller_id=seller_id, status=ListingStatus.ON_SALE).count()
     if open_count >= settings.MARKET_MAX_OPEN_LISTINGS:
         raise TooManyOpenListings(limit=settings.MARKET_MAX_OPEN_LISTINGS)
@@ -131,7 +129,7 @@ def listing_purchase(
     """
     if not idempotency_key or len(idempotency_key) > 64:
         raise InvalidListing("An idempotency key of 1 to 64 characters is required.")
-    listing = MarketListing.objects.select_for_update().filter(pk=listing_id).first()
+    listing = listing_lock(listing_id=listing_id)
     if listing is None:
         raise ListingNotFound(listing_id=listing_id)
     # After the listing lock: a concurrent retry of the same purchase has committed by now.
@@ -203,7 +201,7 @@ def _purchase_quantity(listing: MarketListing, quantity: int | None) -> int:
         return 1
     if quantity is None:
         raise InvalidListing("Give the quantity to buy.")
-    _require_positive(quantity=quantity)
+    require_positive(InvalidListing, quantity=quantity)
     if quantity > listing.quantity_remaining:
         raise QuantityExceedsRemaining(remaining=listing.quantity_remaining, quantity=quantity)
     return quantity
@@ -228,14 +226,13 @@ def _purchase_legs(listing: MarketListing, buyer_id: int, quantity: int, split: 
 
 
 @atomic_with_retry
-def listing_cancel(*, listing_id: int, actor_id: int) -> MarketListing:
-    """The seller (or staff) takes a listing off sale: the hold is released or the item unlocked."""
-    listing = MarketListing.objects.select_for_update().filter(pk=listing_id).first()
-    if listing is None:
+def listing_cancel(*, listing_id: int, actor) -> MarketListing:
+    """The seller, or an operator who may delist (market.delist_listing), takes a listing off sale:
+    the hold is released or the item unlocked. Anybody else's listing is as good as missing."""
+    listing = listing_lock(listing_id=listing_id)
+    if listing is None or (listing.seller_id != actor.pk and not actor.has_perm("market.delist_listing")):
         raise ListingNotFound(listing_id=listing_id)
-    if listing.seller_id != actor_id and not get_user_model().objects.filter(pk=actor_id, is_staff=True).exists():
-        raise ListingNotFound(listing_id=listing_id)
-    return _close(listing, ListingStatus.CANCELLED, actor_id=actor_id)
+    return _close(listing, ListingStatus.CANCELLED, actor_id=actor.pk)
 
 
 def listings_expire(*, now: datetime | None = None, batch_size: int = 200) -> int:
@@ -246,23 +243,21 @@ def listings_expire(*, now: datetime | None = None, batch_size: int = 200) -> in
     """
     now = now or timezone.now()
     expired = 0
-    after_id = 0
-    while True:
-        ids = list(
-            MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now, pk__gt=after_id)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:batch_size]
-        )
-        for listing_id in ids:
-            expired += _expire_one(listing_id, now)
-        if len(ids) < batch_size:
-            return expired
-        after_id = ids[-1]
+
+    def batch(size: int) -> int:
+        nonlocal expired
+        due = MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now).order_by("pk")
+        ids = list(due.values_list("pk", flat=True)[:size])
+        expired += sum(_expire_one(listing_id, now) for listing_id in ids)
+        return len(ids)
+
+    in_batches(batch, batch_size=batch_size)
+    return expired
 
 
 @atomic_with_retry
 def _expire_one(listing_id: int, now: datetime) -> int:
-    listing = MarketListing.objects.select_for_update().get(pk=listing_id)
+    listing = listing_lock(listing_id=listing_id)
     if listing.status != ListingStatus.ON_SALE or listing.expires_at > now:
         return 0
     _close(listing, ListingStatus.EXPIRED, actor_id=None)
@@ -287,9 +282,3 @@ def _close(listing: MarketListing, status: ListingStatus, *, actor_id: int | Non
         item_unlock(item_id=listing.item_instance_id, locked_by=listing.lock_reference, actor_id=actor_id)
     listing.refresh_from_db()
     return listing
-
-
-def _require_positive(**values) -> None:
-    for name, value in values.items():
-        if type(value) is not int or value <= 0:
-            raise InvalidListing(f"{name} is a positive integer.", **{name: repr(value)})

@@ -44,3 +44,12 @@ def _post(alert: Alert) -> str:
     except Exception as error:  # any failure to deliver: logged and stored, never raised
         logger.warning("alert %s: webhook failed: %s", alert.pk, error)
         return f"failed: {error}"[:200]
+
+
+def issuance_refused_alert(*, actor_id: int, asset_code: str, amount: int, details: dict, **signal) -> None:
+    """A grant over an issuance limit: minting balances, so reconciliation would never see it."""
+    alert_fire(
+        source="issuance_limit",
+        message=f"Grant of {amount} {asset_code} by user {actor_id} refused: over the issuance limit.",
+        details={"actor_id": actor_id, **details},
+    )

@@ -10,6 +10,9 @@ class OperationsConfig(AppConfig):
     def ready(self):
         from prometheus_client import REGISTRY
 
+        from ledger.signals import issuance_refused
+        from operations.alerts import issuance_refused_alert
         from operations.metrics import DomainCollector
 
         REGISTRY.register(DomainCollector())
+        issuance_refused.connect(issuance_refused_alert, dispatch_uid="operations.issuance_refused_alert")

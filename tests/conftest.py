@@ -2,9 +2,12 @@ import itertools
 import threading
 
 import pytest
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
+from core.authority import ISSUER_GROUP
 from items.services import item_grant
 from ledger.selectors import balance_get
 from ledger.services import balance_change
@@ -25,9 +28,17 @@ def grant(user, asset_code: str, amount: int):
     )
 
 
+def issuer_account():
+    """The prize issuer account the tests' grants act as (one per database: tests' data is rolled back)."""
+    issuer, _ = get_user_model().objects.get_or_create(username="test-issuer")
+    issuer.groups.add(Group.objects.get(name=ISSUER_GROUP))
+    return issuer
+
+
 def give_item(owner, *, item_type="voucher", name="Set lunch", merchant_code=None, expires_at=None):
     """An item granted to `owner` through the items service, as the lottery would."""
     item, _ = item_grant(
+        actor=issuer_account(),
         owner_id=owner.pk,
         item_type=item_type,
         name=name,

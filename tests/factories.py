@@ -1,5 +1,8 @@
 import factory
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+
+from core.authority import ISSUER_GROUP, OPERATOR_GROUP
 
 PASSWORD = "secret-pass-123"
 
@@ -37,3 +40,31 @@ class MerchantFactory(factory.django.DjangoModelFactory):
 
     code = factory.Sequence(lambda n: f"M{n:04d}")
     name = factory.Sequence(lambda n: f"Merchant {n}")
+
+
+def _join(group_name: str):
+    """A post-generation hook putting the user in a role group (operations/migrations/0002_roles.py)."""
+
+    def hook(user, create, extracted, **kwargs):
+        if create:
+            user.groups.add(Group.objects.get(name=group_name))
+
+    return factory.PostGeneration(hook)
+
+
+class OperatorFactory(StaffFactory):
+    class Meta:
+        skip_postgeneration_save = True
+
+    role = _join(OPERATOR_GROUP)
+
+
+class IssuerFactory(UserFactory):
+    """The lottery engine's service account: it calls the API with an API key, never a password."""
+
+    password = factory.django.Password(None)
+
+    class Meta:
+        skip_postgeneration_save = True
+
+    role = _join(ISSUER_GROUP)

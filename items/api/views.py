@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import created_or_replayed
-from core.permissions import staff_or_permission
+from core.permissions import has_permission
 from core.renderers import ORJSONRenderer
 from items import selectors, services
 from items.api.serializers import (
@@ -68,7 +68,7 @@ class BackpackView(APIView):
 
 
 class ItemGrantView(APIView):
-    permission_classes = [staff_or_permission("items.grant_items")]
+    permission_classes = [has_permission("items.grant_items")]
 
     @extend_schema(request=ItemGrantInputSerializer, responses={201: ItemOutputSerializer})
     def post(self, request):
@@ -84,6 +84,6 @@ class ItemGrantView(APIView):
             merchant_code=fields["merchant_code"],
             source=fields["source"],
             source_ref=fields["business_id"],
-            actor_id=request.user.pk,
+            actor=request.user,
         )
         return created_or_replayed(ItemOutputSerializer(item).data, created=created)

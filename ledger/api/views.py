@@ -4,7 +4,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.api import created_or_replayed
-from core.permissions import staff_or_permission
+from core.permissions import has_permission
 from ledger import selectors, services
 from ledger.api.serializers import (
     AssetGrantInputSerializer,
@@ -33,16 +33,17 @@ class AssetTransactionsView(ListAPIView):
 
 
 class AssetGrantView(APIView):
-    permission_classes = [staff_or_permission("ledger.grant_assets")]
+    permission_classes = [has_permission("ledger.grant_assets")]
 
     @extend_schema(request=AssetGrantInputSerializer, responses={201: AssetGrantOutputSerializer})
     def post(self, request):
         data = AssetGrantInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        result = services.balance_change(
+        result = services.asset_grant(
+            actor=request.user,
             user_id=data.validated_data["user_id"].pk,
             asset_code=data.validated_data["asset_code"],
-            delta=data.validated_data["amount"],
+            amount=data.validated_data["amount"],
             business_type=data.validated_data["business_type"],
             business_id=data.validated_data["business_id"],
             meta=data.validated_data["meta"],

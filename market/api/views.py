@@ -90,7 +90,7 @@ class ListingPurchaseView(APIView):
 class ListingCancelView(APIView):
     @extend_schema(request=None, responses=ListingOutputSerializer)
     def post(self, request, listing_id):
-        services.listing_cancel(listing_id=listing_id, actor_id=request.user.pk)
+        services.listing_cancel(listing_id=listing_id, actor=request.user)
         body = selectors.listing_detail(listing_id=listing_id)
         return Response(ListingOutputSerializer(body).data)
 

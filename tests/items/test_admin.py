@@ -17,7 +17,14 @@ def admin_client(client):
 
 
 def test_item_list_and_detail_render_with_history(admin_client):
-    item, _ = item_grant(owner_id=UserFactory().pk, item_type="card", name="Golden ticket", source="t", source_ref="1")
+    item, _ = item_grant(
+        actor=admin_client.admin,
+        owner_id=UserFactory().pk,
+        item_type="card",
+        name="Golden ticket",
+        source="t",
+        source_ref="1",
+    )
 
     listing = admin_client.get(reverse("admin:items_iteminstance_changelist"), {"q": "Golden"})
     detail = admin_client.get(reverse("admin:items_iteminstance_change", args=[item.pk]))
@@ -26,15 +33,17 @@ def test_item_list_and_detail_render_with_history(admin_client):
     assert detail.status_code == 200 and b"Granted" in detail.content
 
 
-def test_add_form_grants_through_the_service(admin_client):
+def test_add_form_grants_through_the_service_once_however_often_it_is_submitted(admin_client):
     owner = UserFactory()
-
-    response = admin_client.post(
-        reverse("admin:items_iteminstance_add"),
-        {"owner": owner.pk, "item_type": "voucher", "name": "Apology voucher", "meta": '{"value": 500}'},
+    form = {"owner": owner.pk, "item_type": "voucher", "name": "Apology voucher", "meta": '{"value": 500}'}
+    form["grant_key"] = (
+        admin_client.get(reverse("admin:items_iteminstance_add")).context["adminform"].form["grant_key"].value()
     )
 
-    assert response.status_code == 302
+    response = admin_client.post(reverse("admin:items_iteminstance_add"), form)
+    double_submit = admin_client.post(reverse("admin:items_iteminstance_add"), form)
+
+    assert response.status_code == double_submit.status_code == 302
     item = ItemInstance.objects.get(name="Apology voucher")
     assert (item.owner, item.source, item.meta) == (owner, "admin", {"value": 500})
     assert item.events.get().actor == admin_client.admin

@@ -9,7 +9,7 @@ from items.models import ItemStatus
 from items.services import item_lock
 from ledger.services import balance_change
 from tests.conftest import grant
-from tests.factories import ItemFactory, StaffFactory
+from tests.factories import IssuerFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -146,7 +146,7 @@ def item_grant_body(user, **overrides):
 
 
 def test_item_grant_creates_then_replays(client_for, user):
-    staff = client_for(StaffFactory())
+    staff = client_for(IssuerFactory())
     body = item_grant_body(user)
 
     created = staff.post("/api/v4/grants/items", body, format="json")
@@ -161,7 +161,7 @@ def test_item_grant_creates_then_replays(client_for, user):
     assert changed.json()["error"]["code"] == "idempotency_conflict"
 
 
-def test_item_grant_is_staff_only(api, user):
+def test_item_grant_is_refused_to_customers(api, user):
     response = api.post("/api/v4/grants/items", item_grant_body(user), format="json")
 
     assert response.status_code == 403
@@ -178,7 +178,7 @@ def test_item_grant_is_staff_only(api, user):
     ],
 )
 def test_item_grant_bad_input_is_a_400(client_for, user, change, field):
-    response = client_for(StaffFactory()).post("/api/v4/grants/items", item_grant_body(user, **change), format="json")
+    response = client_for(IssuerFactory()).post("/api/v4/grants/items", item_grant_body(user, **change), format="json")
 
     assert response.status_code == 400
     assert field in response.json()["error"]["details"]

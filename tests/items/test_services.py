@@ -18,6 +18,7 @@ from items.services import (
 )
 from items.tasks import expire_items
 from ledger.exceptions import IdempotencyConflict
+from tests.conftest import issuer_account
 from tests.factories import ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -30,9 +31,13 @@ def snapshot(item):
     return (item.status, item.owner_id, item.locked_by, item.locked_at, item.events.count())
 
 
-def locked_item(**kwargs):
+def locked_item(*, expires_at=None, **kwargs):
+    """An item locked by HOLDER; an `expires_at` in the past is set after the lock (an item locked, then overdue)."""
     item = ItemFactory(**kwargs)
     item_lock(item_id=item.pk, locked_by=HOLDER)
+    if expires_at is not None:
+        ItemInstance.objects.filter(pk=item.pk).update(expires_at=expires_at)
+        item.refresh_from_db()
     return item
 
 
@@ -40,7 +45,9 @@ def locked_item(**kwargs):
 
 
 def test_grant_creates_an_available_item_with_a_history(user):
-    item, created = item_grant(owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1")
+    item, created = item_grant(
+        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+    )
 
     assert created
     assert item.status == ItemStatus.AVAILABLE
@@ -48,24 +55,39 @@ def test_grant_creates_an_available_item_with_a_history(user):
 
 
 def test_grant_replay_returns_the_same_item(user):
-    first, _ = item_grant(owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1")
+    first, _ = item_grant(
+        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+    )
 
-    again, created = item_grant(owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1")
+    again, created = item_grant(
+        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+    )
 
     assert (again.pk, created) == (first.pk, False)
     assert ItemInstance.objects.count() == 1
 
 
 def test_grant_replay_with_other_content_is_a_conflict(user):
-    item_grant(owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1")
+    item_grant(
+        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+    )
 
     with pytest.raises(IdempotencyConflict):
-        item_grant(owner_id=user.pk, item_type="voucher", name="Coffee", source="lottery", source_ref="d1")
+        item_grant(
+            actor=issuer_account(),
+            owner_id=user.pk,
+            item_type="voucher",
+            name="Coffee",
+            source="lottery",
+            source_ref="d1",
+        )
 
 
 def test_grant_refuses_an_unknown_type(user):
     with pytest.raises(InvalidItem):
-        item_grant(owner_id=user.pk, item_type="spaceship", name="X", source="lottery", source_ref="d1")
+        item_grant(
+            actor=issuer_account(), owner_id=user.pk, item_type="spaceship", name="X", source="lottery", source_ref="d1"
+        )
 
 
 def test_lock_then_unlock_by_the_holder():
@@ -178,6 +200,16 @@ def test_expire_refuses_an_item_not_yet_due():
         item_expire(item_id=item.pk)
 
     assert snapshot(item)[0] == ItemStatus.AVAILABLE
+
+
+def test_an_item_past_its_expiry_cannot_be_locked_whatever_its_status_row_says():
+    item = ItemFactory(expires_at=timezone.now() - timedelta(seconds=1))
+    before = snapshot(item)
+
+    with pytest.raises(ItemNotAvailable, match="expired"):
+        item_lock(item_id=item.pk, locked_by=HOLDER)
+
+    assert snapshot(item) == before
 
 
 def test_lock_for_an_owner_hides_other_peoples_items(other_user):

@@ -3,7 +3,7 @@ from django.contrib.auth.models import Permission
 
 from ledger.models import JournalEntry
 from tests.conftest import grant
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import IssuerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -87,8 +87,8 @@ def test_transactions_paginate_with_a_cursor(api, user):
     assert [leg["delta_available"] for leg in second["results"]] == [3, 2]
 
 
-def test_staff_grant_creates_then_replays_with_the_same_body(client_for, user):
-    staff = client_for(StaffFactory())
+def test_issuer_grant_creates_then_replays_with_the_same_body(client_for, user):
+    staff = client_for(IssuerFactory())
 
     created = staff.post(GRANT, grant_body(user), format="json")
     replayed = staff.post(GRANT, grant_body(user), format="json")
@@ -101,7 +101,7 @@ def test_staff_grant_creates_then_replays_with_the_same_body(client_for, user):
 
 
 def test_grant_replay_with_a_different_body_is_a_conflict(client_for, user):
-    staff = client_for(StaffFactory())
+    staff = client_for(IssuerFactory())
     staff.post(GRANT, grant_body(user), format="json")
 
     response = staff.post(GRANT, grant_body(user, amount=101), format="json")
@@ -140,7 +140,7 @@ def test_grant_is_allowed_with_the_dedicated_permission(client_for, user):
     ],
 )
 def test_grant_bad_input_is_a_400_naming_the_field(client_for, user, change, field):
-    response = client_for(StaffFactory()).post(GRANT, grant_body(user, **change), format="json")
+    response = client_for(IssuerFactory()).post(GRANT, grant_body(user, **change), format="json")
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_input"
@@ -152,21 +152,21 @@ def test_grant_missing_field_is_a_400(client_for, user, missing):
     body = grant_body(user)
     del body[missing]
 
-    response = client_for(StaffFactory()).post(GRANT, body, format="json")
+    response = client_for(IssuerFactory()).post(GRANT, body, format="json")
 
     assert response.status_code == 400
     assert missing in response.json()["error"]["details"]
 
 
 def test_grant_of_an_unknown_asset_is_a_400(client_for, user):
-    response = client_for(StaffFactory()).post(GRANT, grant_body(user, asset_code="GOLD"), format="json")
+    response = client_for(IssuerFactory()).post(GRANT, grant_body(user, asset_code="GOLD"), format="json")
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "unknown_asset"
 
 
 def test_malformed_json_is_a_400(client_for, user):
-    response = client_for(StaffFactory()).post(GRANT, "{not json", content_type="application/json")
+    response = client_for(IssuerFactory()).post(GRANT, "{not json", content_type="application/json")
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "parse_error"

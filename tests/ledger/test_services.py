@@ -27,6 +27,7 @@ from ledger.services import (
     transfer,
 )
 from tests.conftest import available, frozen, grant
+from tests.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -349,7 +350,9 @@ def test_database_refuses_a_leg_that_moves_nothing(user):
 
 def test_database_refuses_an_audit_without_a_reason(user):
     grant(user, "DIAMOND", 5)
-    audit = balance_adjust(user_id=user.pk, asset_code="DIAMOND", delta=1, reason="ticket 7", operator="ops")
+    audit = balance_adjust(
+        actor=OperatorFactory(), user_id=user.pk, asset_code="DIAMOND", delta=1, reason="ticket 7", key="ticket-7"
+    )
 
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE ledger_balance_audits SET reason = '' WHERE id = %s", [audit.pk])

@@ -20,7 +20,7 @@ def test_an_item_locked_by_a_listing_cannot_get_a_redemption_order(user):
 
     item.refresh_from_db()
     assert (item.status, item.locked_by) == (ItemStatus.LOCKED, listing.lock_reference)
-    listing_cancel(listing_id=listing.pk, actor_id=user.pk)
+    listing_cancel(listing_id=listing.pk, actor=user)
     assert order_create(item_id=item.pk, user_id=user.pk).code
 
 

@@ -24,7 +24,7 @@ from market.exceptions import (
 from market.models import ListingStatus, ListingType, MarketListing, MarketTrade
 from market.services import listing_cancel, listing_create, listing_purchase, listings_expire
 from tests.conftest import available, frozen, give_item, grant
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import OperatorFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -379,7 +379,7 @@ def test_the_fee_is_rounded_down_in_the_sellers_favour(seller, buyer):
 def test_cancel_releases_exactly_what_remains_held(seller, buyer, shard_listing):
     listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="k")
 
-    listing = listing_cancel(listing_id=shard_listing.pk, actor_id=seller.pk)
+    listing = listing_cancel(listing_id=shard_listing.pk, actor=seller)
 
     assert listing.status == ListingStatus.CANCELLED
     assert listing.quantity_remaining == 6
@@ -392,27 +392,29 @@ def test_cancel_unlocks_the_item(user):
     item = give_item(user)
     listing = listing_create(seller_id=user.pk, item_instance_id=item.pk, unit_price=5)
 
-    listing_cancel(listing_id=listing.pk, actor_id=user.pk)
+    listing_cancel(listing_id=listing.pk, actor=user)
 
     item.refresh_from_db()
     assert (item.status, item.locked_by, item.owner_id) == (ItemStatus.AVAILABLE, None, user.pk)
 
 
-def test_only_the_seller_or_staff_may_cancel(seller, buyer, shard_listing):
+def test_only_the_seller_or_an_operator_may_cancel_never_plain_staff(seller, buyer, shard_listing):
     with pytest.raises(ListingNotFound):
-        listing_cancel(listing_id=shard_listing.pk, actor_id=buyer.pk)
+        listing_cancel(listing_id=shard_listing.pk, actor=buyer)
+    with pytest.raises(ListingNotFound):
+        listing_cancel(listing_id=shard_listing.pk, actor=StaffFactory())
 
-    listing = listing_cancel(listing_id=shard_listing.pk, actor_id=StaffFactory().pk)
+    listing = listing_cancel(listing_id=shard_listing.pk, actor=OperatorFactory())
 
     assert listing.status == ListingStatus.CANCELLED
     assert frozen(seller, "red_shard") == 0
 
 
 def test_a_cancelled_listing_cannot_be_cancelled_again_or_bought(seller, buyer, shard_listing):
-    listing_cancel(listing_id=shard_listing.pk, actor_id=seller.pk)
+    listing_cancel(listing_id=shard_listing.pk, actor=seller)
 
     with pytest.raises(ListingNotOnSale):
-        listing_cancel(listing_id=shard_listing.pk, actor_id=seller.pk)
+        listing_cancel(listing_id=shard_listing.pk, actor=seller)
     with pytest.raises(ListingNotOnSale):
         listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=1, idempotency_key="k")
 

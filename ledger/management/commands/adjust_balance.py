@@ -1,7 +1,6 @@
-import getpass
-
 from django.core.management.base import BaseCommand, CommandError
 
+from core.authority import actor_by_username
 from core.errors import BackpackError
 from ledger.services import balance_adjust
 
@@ -14,12 +13,24 @@ class Command(BaseCommand):
         parser.add_argument("asset_code")
         parser.add_argument("delta", type=int, help="Positive to credit, negative to debit.")
         parser.add_argument("--reason", required=True, help="Why (kept in the audit and the entry).")
-        parser.add_argument("--operator", default=getpass.getuser(), help="Who runs this (default: the login).")
+        parser.add_argument(
+            "--operator", required=True, help="Your username: it needs the ledger.adjust_balance permission."
+        )
+        parser.add_argument(
+            "--key",
+            required=True,
+            help="A unique name for this correction (a ticket id): a rerun with it changes nothing.",
+        )
 
-    def handle(self, *args, user_id, asset_code, delta, reason, operator, **options):
+    def handle(self, *args, user_id, asset_code, delta, reason, operator, key, **options):
         try:
             audit = balance_adjust(
-                user_id=user_id, asset_code=asset_code, delta=delta, reason=reason, operator=operator
+                actor=actor_by_username(operator),
+                user_id=user_id,
+                asset_code=asset_code,
+                delta=delta,
+                reason=reason,
+                key=key,
             )
         except BackpackError as error:
             raise CommandError(error.message) from error

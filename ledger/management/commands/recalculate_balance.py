@@ -1,7 +1,6 @@
-import getpass
-
 from django.core.management.base import BaseCommand, CommandError
 
+from core.authority import actor_by_username
 from core.errors import BackpackError
 from ledger.models import Balance
 from ledger.selectors import journal_sums
@@ -16,7 +15,9 @@ class Command(BaseCommand):
         parser.add_argument("asset_code")
         parser.add_argument("--reason", required=True, help="Why (kept in the audit).")
         parser.add_argument("--apply", action="store_true", help="Set the row to the journal under a row lock.")
-        parser.add_argument("--operator", default=getpass.getuser(), help="Who runs this (default: the login).")
+        parser.add_argument(
+            "--operator", required=True, help="Your username: it needs the ledger.recalculate_balance permission."
+        )
 
     def handle(self, *args, account_id, asset_code, reason, apply, operator, **options):
         if not reason.strip():
@@ -40,7 +41,8 @@ class Command(BaseCommand):
             self.stdout.write("Nothing changed; --apply sets the row to the journal.")
             return
         try:
-            audit = balance_recalculate(account_id=account_id, asset_code=asset_code, reason=reason, operator=operator)
+            actor = actor_by_username(operator)
+            audit = balance_recalculate(actor=actor, account_id=account_id, asset_code=asset_code, reason=reason)
         except BackpackError as error:
             raise CommandError(error.message) from error
         self.stdout.write(

@@ -1,4 +1,4 @@
-"""Demo data for a development database: users with known passwords and some balances.
+"""Demo data for a development database: one user of each role (SPEC §10), balances and items.
 
 Safe to run again: users are reused and every grant is keyed, so nothing is doubled.
 """
@@ -7,21 +7,29 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.core.management.base import BaseCommand, CommandError
 
+from core.authority import ISSUER_GROUP, OPERATOR_GROUP
+from core.models import IssuerKey
+from core.services import issuer_key_create
 from items.services import item_grant
-from ledger.services import balance_change
+from ledger.services import asset_grant
 from market.selectors import listings_for_seller
 from market.services import listing_create
 from redemption.services import merchant_get_or_create, merchant_staff_add
 
 DEMO_USERS = [
-    # username, password, is_staff, is_superuser, grants
-    ("admin", "admin-demo-pass", True, True, {}),
-    ("merchant", "merchant-demo-pass", True, False, {}),
-    ("alice", "alice-demo-pass", False, False, {"DIAMOND": 1000, "red_shard": 25, "blue_crystal": 3}),
-    ("bob", "bob-demo-pass", False, False, {"DIAMOND": 250, "green_shard": 40, "red_crystal": 2}),
+    # username, password (None: no password login), role, grants
+    ("admin", "admin-demo-pass", "superuser", {}),
+    ("operator", "operator-demo-pass", "operator", {}),
+    ("issuer", None, "prize issuer", {}),
+    ("merchant", "merchant-demo-pass", "merchant staff", {}),
+    ("alice", "alice-demo-pass", "customer", {"DIAMOND": 1000, "red_shard": 25, "blue_crystal": 3}),
+    ("bob", "bob-demo-pass", "customer", {"DIAMOND": 250, "green_shard": 40, "red_crystal": 2}),
 ]
+ROLE_GROUPS = {"operator": OPERATOR_GROUP, "prize issuer": ISSUER_GROUP}
+ISSUER_KEY_NAME = "demo lottery engine"
 
 DEMO_ITEMS = [
     # owner, item_type, name, meta, days until expiry
@@ -42,7 +50,7 @@ DEMO_LISTINGS = [
 
 
 class Command(BaseCommand):
-    help = "Create demo customers, a merchant staff user and an admin, with balances and items granted through the services."
+    help = "Create a demo user of each role, with balances and items granted by the demo issuer through the services."
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off.")
@@ -51,25 +59,39 @@ class Command(BaseCommand):
         if not settings.DEBUG and not force:
             raise CommandError("seed_demo creates users with known passwords; it runs only with DEBUG on (or --force).")
         User = get_user_model()
-        self.stdout.write("Demo logins (username / password):")
+        self.stdout.write("Demo logins (username / password / role):")
         users = {}
-        for username, password, is_staff, is_superuser, grants in DEMO_USERS:
+        for username, password, role, _ in DEMO_USERS:
             user, _ = User.objects.get_or_create(username=username)
-            user.is_staff, user.is_superuser = is_staff, is_superuser
-            user.set_password(password)
+            # is_staff only opens the admin's door; what each may do comes from its role.
+            user.is_staff = role in ("superuser", "operator", "merchant staff")
+            user.is_superuser = role == "superuser"
+            if password:
+                user.set_password(password)
+            else:
+                user.set_unusable_password()
             user.save()
+            if role in ROLE_GROUPS:
+                Group.objects.get(name=ROLE_GROUPS[role]).user_set.add(user)
             users[username] = user
+            self.stdout.write(f"  {username:<10} {password or '(API key only)':<20} {role}")
+        self.seed_issuer_key(users["issuer"])
+        issuer = users["issuer"]
+        for username, _, _, grants in DEMO_USERS:
+            user = users[username]
             for asset_code, amount in grants.items():
-                balance_change(
+                asset_grant(
+                    actor=issuer,
                     user_id=user.pk,
                     asset_code=asset_code,
-                    delta=amount,
+                    amount=amount,
                     business_type="seed_demo",
                     business_id=f"{username}:{asset_code}",
                 )
             for n, (owner, item_type, name, meta, days) in enumerate(DEMO_ITEMS):
                 if owner == username:
                     item_grant(
+                        actor=issuer,
                         owner_id=user.pk,
                         item_type=item_type,
                         name=name,
@@ -78,8 +100,6 @@ class Command(BaseCommand):
                         source="seed_demo",
                         source_ref=f"item-{n}",
                     )
-            role = "admin" if is_superuser else "merchant staff" if is_staff else "customer"
-            self.stdout.write(f"  {username:<10} {password:<20} {role}")
         self.seed_listings(users)
         self.seed_redemption(users)
 
@@ -95,6 +115,7 @@ class Command(BaseCommand):
         merchant = merchant_get_or_create(code="DEMO01", name="Demo Noodle House")
         merchant_staff_add(merchant_id=merchant.pk, user_id=users["merchant"].pk)
         item_grant(
+            actor=users["issuer"],
             owner_id=users["alice"].pk,
             item_type="voucher",
             name="Beef noodles voucher",
@@ -104,3 +125,11 @@ class Command(BaseCommand):
             merchant_code=merchant.code,
         )
         self.stdout.write(f"Merchant {merchant.code} ({merchant.name}): staff 'merchant'; alice has a voucher for it.")
+
+    def seed_issuer_key(self, issuer):
+        """The demo issuer's API key, made once: its plain text is printed then and never again."""
+        if IssuerKey.objects.filter(issuer=issuer, name=ISSUER_KEY_NAME, revoked=False).exists():
+            self.stdout.write(f"  issuer's API key {ISSUER_KEY_NAME!r} exists (rotate it in the admin for a new one)")
+            return
+        _, plain = issuer_key_create(issuer_id=issuer.pk, name=ISSUER_KEY_NAME)
+        self.stdout.write(f"  issuer's API key (shown once): {plain}  -> header 'Authorization: Api-Key {plain}'")

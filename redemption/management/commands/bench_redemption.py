@@ -67,11 +67,13 @@ class Command(BaseCommand):
             merchant_staff_add(merchant_id=merchant.pk, user_id=user.pk)
             staff_ids.append(user.pk)
         customer_ids = [User.objects.create_user(username=f"{prefix}-customer-{n}").pk for n in range(16)]
+        issuer = User.objects.create_superuser(username=f"{prefix}-issuer")
 
         def issue(n: int) -> str:
             try:
                 customer_id = customer_ids[n % len(customer_ids)]
                 item, _ = item_grant(
+                    actor=issuer,
                     owner_id=customer_id,
                     item_type="voucher",
                     name="Benchmark voucher",

@@ -1,0 +1,259 @@
+"""Who may call what (SPEC §10): every API route and method by every role, from the URL configuration.
+
+A route missing from MATRIX fails `test_every_api_route_is_in_the_matrix`, so a new endpoint
+cannot ship without saying who may call it. Each refused write is checked to have changed nothing.
+"""
+
+from dataclasses import dataclass
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from rest_framework.test import APIClient
+from rest_framework_simplejwt.tokens import RefreshToken
+
+from core.services import issuer_key_create
+from items.models import ItemInstance
+from ledger.models import Balance, JournalEntry
+from market.models import MarketListing
+from market.services import listing_create
+from redemption.models import RedemptionOrder
+from redemption.services import merchant_get_or_create, merchant_staff_add, order_create
+from tests.conftest import give_item, grant
+from tests.factories import PASSWORD, IssuerFactory, OperatorFactory, StaffFactory, UserFactory
+
+ROLES = (
+    "anonymous",
+    "owner",
+    "other_customer",
+    "merchant_own",
+    "merchant_other",
+    "operator",
+    "issuer",
+    "superuser",
+)
+
+
+@dataclass
+class World:
+    users: dict
+    item: ItemInstance  # the owner's voucher, redeemable at merchant M1 only
+    listing: MarketListing  # the owner's red_shard on sale
+    order: RedemptionOrder  # a pending order of another of the owner's vouchers
+    code: str
+    issuer_key: str
+
+
+@pytest.fixture
+def world(db) -> World:
+    users = {
+        "owner": UserFactory(),
+        "other_customer": UserFactory(),
+        "merchant_own": StaffFactory(),
+        "merchant_other": StaffFactory(),
+        "operator": OperatorFactory(),
+        "issuer": IssuerFactory(),
+        "superuser": StaffFactory(is_superuser=True),
+    }
+    for name, merchant_code in (("merchant_own", "M1"), ("merchant_other", "M2")):
+        merchant = merchant_get_or_create(code=merchant_code, name=f"Merchant {merchant_code}")
+        merchant_staff_add(merchant_id=merchant.pk, user_id=users[name].pk)
+    owner = users["owner"]
+    grant(owner, "red_shard", 10)
+    grant(owner, "DIAMOND", 100)
+    grant(users["other_customer"], "DIAMOND", 100)
+    listing = listing_create(seller_id=owner.pk, asset_code="red_shard", quantity=5, unit_price=3)
+    issued = order_create(item_id=give_item(owner, merchant_code="M1").pk, user_id=owner.pk)
+    _, key = issuer_key_create(issuer_id=users["issuer"].pk, name="matrix")
+    return World(
+        users=users,
+        item=give_item(owner, merchant_code="M1"),
+        listing=listing,
+        order=issued.order,
+        code=issued.code,
+        issuer_key=key,
+    )
+
+
+def grant_assets(w, user):
+    body = {"user_id": w.users["owner"].pk, "asset_code": "DIAMOND", "amount": 5}
+    return {**body, "business_type": "lottery_prize", "business_id": "matrix-1", "meta": {}}
+
+
+def grant_items(w, user):
+    return {"user_id": w.users["owner"].pk, "item_type": "voucher", "name": "Prize", "business_id": "matrix-1"}
+
+
+def token_body(w, user):
+    return {"username": user.username, "password": PASSWORD} if user else {}
+
+
+def refresh_body(w, user):
+    return {"refresh": str(RefreshToken.for_user(user))} if user else {}
+
+
+# (method, route) -> (url of the world, body for the caller, {role: status}); "*" is every other role.
+MATRIX = {
+    ("POST", "/api/v4/auth/token"): (
+        lambda w: "/api/v4/auth/token",
+        token_body,
+        {"anonymous": 400, "issuer": 401, "*": 200},
+    ),
+    ("POST", "/api/v4/auth/token/refresh"): (
+        lambda w: "/api/v4/auth/token/refresh",
+        refresh_body,
+        {"anonymous": 400, "*": 200},
+    ),
+    ("GET", "/api/v4/assets"): (lambda w: "/api/v4/assets", None, {"anonymous": 401, "*": 200}),
+    ("GET", "/api/v4/assets/transactions"): (
+        lambda w: "/api/v4/assets/transactions",
+        None,
+        {"anonymous": 401, "*": 200},
+    ),
+    ("POST", "/api/v4/grants/assets"): (
+        lambda w: "/api/v4/grants/assets",
+        grant_assets,
+        {"anonymous": 401, "operator": 201, "issuer": 201, "superuser": 201, "*": 403},
+    ),
+    ("GET", "/api/v4/backpack"): (lambda w: "/api/v4/backpack", None, {"anonymous": 401, "*": 200}),
+    ("GET", "/api/v4/items"): (lambda w: "/api/v4/items", None, {"anonymous": 401, "*": 200}),
+    ("GET", "/api/v4/items/{item_id}"): (
+        lambda w: f"/api/v4/items/{w.item.pk}",
+        None,
+        {"anonymous": 401, "owner": 200, "*": 404},
+    ),
+    ("GET", "/api/v4/items/{item_id}/events"): (
+        lambda w: f"/api/v4/items/{w.item.pk}/events",
+        None,
+        {"anonymous": 401, "owner": 200, "*": 404},
+    ),
+    ("POST", "/api/v4/grants/items"): (
+        lambda w: "/api/v4/grants/items",
+        grant_items,
+        {"anonymous": 401, "operator": 201, "issuer": 201, "superuser": 201, "*": 403},
+    ),
+    ("GET", "/api/v4/market/listings"): (lambda w: "/api/v4/market/listings", None, {"anonymous": 401, "*": 200}),
+    ("POST", "/api/v4/market/listings"): (
+        lambda w: "/api/v4/market/listings",
+        lambda w, user: {"asset_code": "red_shard", "quantity": 1, "unit_price": 2},
+        # Only the owner has red_shard to sell: the others are refused for want of it.
+        {"anonymous": 401, "owner": 201, "*": 409},
+    ),
+    ("GET", "/api/v4/market/listings/mine"): (
+        lambda w: "/api/v4/market/listings/mine",
+        None,
+        {"anonymous": 401, "*": 200},
+    ),
+    ("GET", "/api/v4/market/listings/{listing_id}"): (
+        lambda w: f"/api/v4/market/listings/{w.listing.pk}",
+        None,
+        {"anonymous": 401, "*": 200},
+    ),
+    ("POST", "/api/v4/market/listings/{listing_id}/purchase"): (
+        lambda w: f"/api/v4/market/listings/{w.listing.pk}/purchase",
+        lambda w, user: {"quantity": 1},
+        # The seller cannot buy their own; only the other customer has DIAMOND to pay with.
+        {"anonymous": 401, "other_customer": 201, "*": 409},
+    ),
+    ("POST", "/api/v4/market/listings/{listing_id}/cancel"): (
+        lambda w: f"/api/v4/market/listings/{w.listing.pk}/cancel",
+        None,
+        {"anonymous": 401, "owner": 200, "operator": 200, "superuser": 200, "*": 404},
+    ),
+    ("GET", "/api/v4/market/trades"): (lambda w: "/api/v4/market/trades", None, {"anonymous": 401, "*": 200}),
+    ("POST", "/api/v4/items/{item_id}/redemption-orders"): (
+        lambda w: f"/api/v4/items/{w.item.pk}/redemption-orders",
+        None,
+        {"anonymous": 401, "owner": 201, "*": 404},
+    ),
+    ("GET", "/api/v4/redemption-orders"): (lambda w: "/api/v4/redemption-orders", None, {"anonymous": 401, "*": 200}),
+    ("POST", "/api/v4/redemption-orders/{order_id}/cancel"): (
+        lambda w: f"/api/v4/redemption-orders/{w.order.order_id}/cancel",
+        None,
+        {"anonymous": 401, "owner": 200, "*": 404},
+    ),
+    ("POST", "/api/v4/merchant/redemptions/lookup"): (
+        lambda w: "/api/v4/merchant/redemptions/lookup",
+        lambda w, user: {"code": w.code},
+        {"anonymous": 401, "merchant_own": 200, "*": 403},
+    ),
+    ("POST", "/api/v4/merchant/redemptions/fulfil"): (
+        lambda w: "/api/v4/merchant/redemptions/fulfil",
+        lambda w, user: {"code": w.code},
+        {"anonymous": 401, "merchant_own": 200, "*": 403},
+    ),
+}
+
+
+def api_routes() -> set[tuple[str, str]]:
+    """(method, path) of every route under /api/v4/, paths in OpenAPI form ({name} for converters)."""
+    found = set()
+
+    def walk(patterns, prefix):
+        for pattern in patterns:
+            route = prefix + str(pattern.pattern)
+            if isinstance(pattern, URLResolver):
+                walk(pattern.url_patterns, route)
+            elif isinstance(pattern, URLPattern) and route.startswith("api/v4/"):
+                path = "/" + route
+                for converter in pattern.pattern.converters:
+                    path = path.replace(f"<{_converter_name(pattern, converter)}:{converter}>", f"{{{converter}}}")
+                for method in _methods(pattern.callback):
+                    found.add((method, path.replace("^", "").replace("$", "")))
+
+    walk(get_resolver().url_patterns, "")
+    return found
+
+
+def _converter_name(pattern, name) -> str:
+    return {"IntConverter": "int", "UUIDConverter": "uuid", "StringConverter": "str"}[
+        type(pattern.pattern.converters[name]).__name__
+    ]
+
+
+def _methods(callback) -> set[str]:
+    view_actions = getattr(callback, "actions", None)
+    if view_actions:
+        return {method.upper() for method in view_actions}
+    view_class = callback.view_class
+    return {m.upper() for m in view_class.http_method_names if hasattr(view_class, m) and m not in ("head", "options")}
+
+
+def test_every_api_route_is_in_the_matrix():
+    assert api_routes() == set(MATRIX)
+
+
+def state() -> tuple:
+    """What a refused write must leave exactly as it was."""
+    return (
+        sorted(Balance.objects.values_list("account_id", "asset_id", "available_amount", "frozen_amount")),
+        sorted(ItemInstance.objects.values_list("pk", "owner_id", "status", "locked_by")),
+        sorted(MarketListing.objects.values_list("pk", "status", "quantity_remaining")),
+        sorted(RedemptionOrder.objects.values_list("pk", "status")),
+        JournalEntry.objects.count(),
+    )
+
+
+def client_as(world: World, role: str) -> APIClient:
+    client = APIClient()
+    if role == "issuer":
+        client.credentials(HTTP_AUTHORIZATION=f"Api-Key {world.issuer_key}")
+    elif role != "anonymous":
+        client.force_authenticate(world.users[role])
+    return client
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize(("method", "route"), sorted(MATRIX))
+def test_route_answers_each_role_as_the_matrix_says(world, method, route, role):
+    url, body, expected = MATRIX[(method, route)]
+    user = world.users.get(role)
+    status = expected.get(role, expected["*"])
+    before = state()
+
+    response = getattr(client_as(world, role), method.lower())(
+        url(world), body(world, user) if body else None, format="json"
+    )
+
+    assert response.status_code == status, response.content
+    if method == "POST" and status >= 400:
+        assert state() == before
