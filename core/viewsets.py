@@ -1,0 +1,48 @@
+"""The API's router and the base of its viewsets.
+
+Apart from core/api.py, which DRF's settings import while DRF itself loads (its pagination and exception
+handler): importing the viewsets there would be circular.
+"""
+
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.metadata import SimpleMetadata
+from rest_framework.routers import Route, SimpleRouter
+from rest_framework.viewsets import GenericViewSet
+
+
+class ApiRouter(SimpleRouter):
+    """The API's URLs: no trailing slash, and Django's path converters (`<int:item_id>`, `<uuid:order_id>`)
+    from each viewset's `lookup_url_kwarg` and `lookup_value_converter`.
+
+    One route more than SimpleRouter: `show`, a GET on the prefix itself for a resource the caller has one
+    of (their balances, their backpack). It answers one object where `list` answers a page, and the schema
+    documents it so. It shares its URL with `list` and `create`, so a viewset has either.
+    """
+
+    routes = [
+        Route(
+            url=r"^{prefix}{trailing_slash}$", mapping={"get": "show"}, name="{basename}", detail=False, initkwargs={}
+        ),
+        *SimpleRouter.routes,
+    ]
+
+    def __init__(self):
+        super().__init__(trailing_slash=False, use_regex_path=False)
+
+    def get_routes(self, viewset):
+        if hasattr(viewset, "show") and (hasattr(viewset, "list") or hasattr(viewset, "create")):
+            raise ImproperlyConfigured(f"{viewset.__name__}: `show` would share its URL with `list` or `create`.")
+        return super().get_routes(viewset)
+
+
+class NoActionsMetadata(SimpleMetadata):
+    """OPTIONS without `actions`: DRF derives them from `serializer_class`, which in these viewsets is what
+    they answer with, never what they accept (the input serializers are separate)."""
+
+    def determine_actions(self, request, view):
+        return {}
+
+
+# No docstring: drf-spectacular would show a base class's docstring as every operation's description.
+class ApiViewSet(GenericViewSet):
+    metadata_class = NoActionsMetadata
