@@ -5,6 +5,7 @@ handler): importing the viewsets there would be circular.
 """
 
 from django.core.exceptions import ImproperlyConfigured
+from rest_framework import serializers
 from rest_framework.metadata import SimpleMetadata
 from rest_framework.routers import Route, SimpleRouter
 from rest_framework.viewsets import GenericViewSet
@@ -46,3 +47,8 @@ class NoActionsMetadata(SimpleMetadata):
 # No docstring: drf-spectacular would show a base class's docstring as every operation's description.
 class ApiViewSet(GenericViewSet):
     metadata_class = NoActionsMetadata
+
+    def get_serializer_class(self):
+        # The browsable API asks every generic view for a serializer to draw its forms. A viewset that only
+        # takes input (a grant, a verification) has no serializer_class, and draws an empty form.
+        return self.serializer_class or serializers.Serializer

@@ -11,6 +11,7 @@ import difflib
 import json
 import os
 import re
+import uuid
 from pathlib import Path
 
 import pytest
@@ -19,6 +20,9 @@ from django.urls.converters import get_converters
 from django.urls.resolvers import RoutePattern
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
+
+from redemption.services import merchant_staff_add
+from tests.factories import MerchantFactory, StaffFactory
 
 SNAPSHOTS = Path(__file__).parent / "api_contract"
 API_PREFIX = "/api/v4/"
@@ -160,3 +164,29 @@ def test_the_schema_bodies_are_the_snapshot(schema):
 
 def test_the_schema_generates_without_warnings(schema):
     assert not GENERATOR_STATS, "drf-spectacular warned while generating the schema: see the captured stderr"
+
+
+PATH_PARAMETER_SAMPLES = {"int": "999999", "uuid": str(uuid.UUID(int=1))}
+
+
+def concrete_url(route: dict) -> str:
+    return re.sub(r"{(\w+)}", lambda m: PATH_PARAMETER_SAMPLES[route["path_parameters"][m[1]]], route["path"])
+
+
+@pytest.fixture
+def allowed_everywhere(db):
+    """A user no permission refuses: staff, and staff of a merchant."""
+    user = StaffFactory()
+    merchant_staff_add(merchant_id=MerchantFactory().pk, user_id=user.pk)
+    return user
+
+
+@pytest.mark.parametrize("route", api_routes(), ids=lambda route: route["path"])
+def test_every_route_answers_options_and_the_browsable_api(client_for, allowed_everywhere, route):
+    client = client_for(allowed_everywhere)
+
+    options = client.options(concrete_url(route))
+    page = client.get(concrete_url(route), headers={"Accept": "text/html"})
+
+    assert options.status_code == 200
+    assert page.status_code < 500
