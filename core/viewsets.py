@@ -1,7 +1,7 @@
 """The API's router and the base of its viewsets.
 
-Apart from core/api.py, which DRF's settings import while DRF itself loads (its pagination and exception
-handler): importing the viewsets there would be circular.
+Not in core/api.py: DRF's settings import that module (the pagination, the exception handler) while DRF
+itself loads, so importing DRF's viewsets from there is circular.
 """
 
 from django.core.exceptions import ImproperlyConfigured
@@ -17,7 +17,7 @@ class ApiRouter(SimpleRouter):
 
     One route more than SimpleRouter: `show`, a GET on the prefix itself for a resource the caller has one
     of (their balances, their backpack). It answers one object where `list` answers a page, and the schema
-    documents it so. It shares its URL with `list` and `create`, so a viewset has either.
+    documents it so. It shares its URL with `list` and `create`, so a viewset has one or the others.
     """
 
     routes = [
