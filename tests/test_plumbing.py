@@ -1,5 +1,9 @@
 import pytest
+from django.core.exceptions import ImproperlyConfigured
+from rest_framework.mixins import ListModelMixin
+from rest_framework.response import Response
 
+from core.viewsets import ApiRouter, ApiViewSet
 from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -50,3 +54,15 @@ def test_openapi_schema_and_docs_are_served(client):
     assert b"cdn" not in docs.content.lower()
     bundle = client.get("/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js")
     assert bundle.status_code == 200
+
+
+def test_the_router_refuses_a_viewset_whose_show_shares_a_url_with_its_list():
+    class Clashing(ListModelMixin, ApiViewSet):
+        def show(self, request):
+            return Response({})
+
+    router = ApiRouter()
+    router.register("clashing", Clashing, basename="clashing")
+
+    with pytest.raises(ImproperlyConfigured, match="`show` would share its URL"):
+        router.get_urls()

@@ -1,11 +1,10 @@
-from django.urls import path
-
+from core.viewsets import ApiRouter
 from items.api import views
 
-urlpatterns = [
-    path("backpack", views.BackpackView.as_view(), name="backpack"),
-    path("items", views.ItemListView.as_view(), name="items"),
-    path("items/<int:item_id>", views.ItemDetailView.as_view(), name="item-detail"),
-    path("items/<int:item_id>/events", views.ItemEventListView.as_view(), name="item-events"),
-    path("grants/items", views.ItemGrantView.as_view(), name="grant-items"),
-]
+router = ApiRouter()
+router.register("backpack", views.BackpackViewSet, basename="backpack")
+router.register("items", views.ItemViewSet, basename="items")
+router.register("items/<int:item_id>/events", views.ItemEventViewSet, basename="item-events")
+router.register("grants/items", views.ItemGrantViewSet, basename="grant-items")
+
+urlpatterns = router.urls

@@ -1,11 +1,11 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.generics import ListAPIView
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import created_or_replayed
 from core.permissions import has_permission
 from core.renderers import ORJSONRenderer
+from core.viewsets import ApiViewSet
 from items import selectors, services
 from items.api.serializers import (
     BackpackFilterSerializer,
@@ -26,24 +26,24 @@ def valid_filters(serializer_class, request) -> dict:
     return filters.validated_data
 
 
-@extend_schema(parameters=FILTER_PARAMETERS)
-class ItemListView(ListAPIView):
+@extend_schema_view(list=extend_schema(parameters=FILTER_PARAMETERS))
+class ItemViewSet(ListModelMixin, ApiViewSet):
     serializer_class = ItemOutputSerializer
+    lookup_url_kwarg = "item_id"
+    lookup_value_converter = "int"
 
     def get_queryset(self):
         return selectors.items_for_owner(
             owner_id=self.request.user.pk, **valid_filters(ItemFilterSerializer, self.request)
         )
 
-
-class ItemDetailView(APIView):
     @extend_schema(responses=ItemOutputSerializer)
-    def get(self, request, item_id: int):
+    def retrieve(self, request, item_id: int):
         item = selectors.item_get_for_owner(owner_id=request.user.pk, item_id=item_id)
         return Response(ItemOutputSerializer(item).data)
 
 
-class ItemEventListView(ListAPIView):
+class ItemEventViewSet(ListModelMixin, ApiViewSet):
     serializer_class = ItemEventOutputSerializer
 
     def get_queryset(self):
@@ -51,13 +51,13 @@ class ItemEventListView(ListAPIView):
         return selectors.item_events(item_id=item.pk)
 
 
-class BackpackView(APIView):
+class BackpackViewSet(ApiViewSet):
     """Both tracks in one response, in a fixed number of queries: plain dicts, no per-row serializer."""
 
     renderer_classes = [ORJSONRenderer]
 
     @extend_schema(parameters=FILTER_PARAMETERS, responses=BackpackOutputSerializer)
-    def get(self, request):
+    def show(self, request):
         filters = valid_filters(BackpackFilterSerializer, request)
         return Response(
             {
@@ -67,11 +67,11 @@ class BackpackView(APIView):
         )
 
 
-class ItemGrantView(APIView):
+class ItemGrantViewSet(ApiViewSet):
     permission_classes = [has_permission("items.grant_items")]
 
     @extend_schema(request=ItemGrantInputSerializer, responses={201: ItemOutputSerializer})
-    def post(self, request):
+    def create(self, request):
         data = ItemGrantInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         fields = data.validated_data

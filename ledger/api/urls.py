@@ -1,9 +1,9 @@
-from django.urls import path
-
+from core.viewsets import ApiRouter
 from ledger.api import views
 
-urlpatterns = [
-    path("assets", views.AssetsView.as_view(), name="assets"),
-    path("assets/transactions", views.AssetTransactionsView.as_view(), name="asset-transactions"),
-    path("grants/assets", views.AssetGrantView.as_view(), name="grant-assets"),
-]
+router = ApiRouter()
+router.register("assets", views.AssetViewSet, basename="assets")
+router.register("assets/transactions", views.AssetTransactionViewSet, basename="asset-transactions")
+router.register("grants/assets", views.AssetGrantViewSet, basename="grant-assets")
+
+urlpatterns = router.urls

@@ -1,10 +1,10 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework.generics import ListAPIView
+from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
 from core.api import created_or_replayed
 from core.permissions import has_permission
+from core.viewsets import ApiViewSet
 from ledger import selectors, services
 from ledger.api.serializers import (
     AssetGrantInputSerializer,
@@ -15,15 +15,15 @@ from ledger.api.serializers import (
 )
 
 
-class AssetsView(APIView):
+class AssetViewSet(ApiViewSet):
     @extend_schema(responses=AssetsOutputSerializer)
-    def get(self, request):
+    def show(self, request):
         balances = selectors.balances_for_user(user_id=request.user.pk)
         return Response(AssetsOutputSerializer({"assets": balances}).data)
 
 
 @extend_schema(parameters=[OpenApiParameter("asset_code", str)])
-class AssetTransactionsView(ListAPIView):
+class AssetTransactionViewSet(ListModelMixin, ApiViewSet):
     serializer_class = LegOutputSerializer
 
     def get_queryset(self):
@@ -32,11 +32,11 @@ class AssetTransactionsView(ListAPIView):
         return selectors.legs_for_user(user_id=self.request.user.pk, **filters.validated_data)
 
 
-class AssetGrantView(APIView):
+class AssetGrantViewSet(ApiViewSet):
     permission_classes = [has_permission("ledger.grant_assets")]
 
     @extend_schema(request=AssetGrantInputSerializer, responses={201: AssetGrantOutputSerializer})
-    def post(self, request):
+    def create(self, request):
         data = AssetGrantInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         result = services.asset_grant(

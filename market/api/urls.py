@@ -1,12 +1,9 @@
-from django.urls import path
-
+from core.viewsets import ApiRouter
 from market.api import views
 
-urlpatterns = [
-    path("market/listings", views.ListingsView.as_view(), name="market-listings"),
-    path("market/listings/mine", views.MyListingsView.as_view(), name="market-my-listings"),
-    path("market/listings/<int:listing_id>", views.ListingDetailView.as_view(), name="market-listing"),
-    path("market/listings/<int:listing_id>/purchase", views.ListingPurchaseView.as_view(), name="market-purchase"),
-    path("market/listings/<int:listing_id>/cancel", views.ListingCancelView.as_view(), name="market-cancel"),
-    path("market/trades", views.TradesView.as_view(), name="market-trades"),
-]
+router = ApiRouter()
+router.register("market/listings", views.ListingViewSet, basename="market-listings")
+router.register("market/listings/mine", views.MyListingViewSet, basename="market-my-listings")
+router.register("market/trades", views.TradeViewSet, basename="market-trades")
+
+urlpatterns = router.urls

@@ -1,10 +1,11 @@
 from drf_spectacular.utils import extend_schema
 from rest_framework import status
-from rest_framework.generics import ListAPIView
+from rest_framework.decorators import action
+from rest_framework.mixins import ListModelMixin
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
-from rest_framework.views import APIView
 
+from core.viewsets import ApiViewSet
 from redemption import selectors, services
 from redemption.api.serializers import (
     CodeInputSerializer,
@@ -16,9 +17,9 @@ from redemption.exceptions import NotMerchantStaff
 from redemption.qr import qr_svg
 
 
-class OrderCreateView(APIView):
+class ItemOrderViewSet(ApiViewSet):
     @extend_schema(request=None, responses={201: OrderCreatedOutputSerializer})
-    def post(self, request, item_id: int):
+    def create(self, request, item_id: int):
         issued = services.order_create(item_id=item_id, user_id=request.user.pk)
         body = {
             "order_id": issued.order.order_id,
@@ -32,16 +33,17 @@ class OrderCreateView(APIView):
         return response
 
 
-class OrderListView(ListAPIView):
+class OrderViewSet(ListModelMixin, ApiViewSet):
     serializer_class = OrderOutputSerializer
+    lookup_url_kwarg = "order_id"
+    lookup_value_converter = "uuid"
 
     def get_queryset(self):
         return selectors.orders_for_user(user_id=self.request.user.pk)
 
-
-class OrderCancelView(APIView):
     @extend_schema(request=None, responses=OrderOutputSerializer)
-    def post(self, request, order_id):
+    @action(detail=True, methods=["post"])
+    def cancel(self, request, order_id):
         order = services.order_cancel(order_id=order_id, user_id=request.user.pk)
         return Response(OrderOutputSerializer(order).data)
 
@@ -69,26 +71,28 @@ def verification_body(verification: services.Verification) -> dict:
     }
 
 
-class MerchantVerifyView(APIView):
+def verification_response(request, service) -> Response:
+    """Check the code in the request with `service` (look up, or fulfil) and answer what it verified."""
+    data = CodeInputSerializer(data=request.data)
+    data.is_valid(raise_exception=True)
+    verification = service(
+        code=data.validated_data["code"],
+        merchant_code=data.validated_data.get("merchant_code"),
+        staff_user_id=request.user.pk,
+        ip=request.META.get("REMOTE_ADDR"),
+    )
+    return Response(VerificationOutputSerializer(verification_body(verification)).data)
+
+
+class MerchantRedemptionViewSet(ApiViewSet):
     permission_classes = [IsAuthenticated, IsMerchantStaff]
-    service = None
 
     @extend_schema(request=CodeInputSerializer, responses=VerificationOutputSerializer)
-    def post(self, request):
-        data = CodeInputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
-        verification = self.service(
-            code=data.validated_data["code"],
-            merchant_code=data.validated_data.get("merchant_code"),
-            staff_user_id=request.user.pk,
-            ip=request.META.get("REMOTE_ADDR"),
-        )
-        return Response(VerificationOutputSerializer(verification_body(verification)).data)
+    @action(detail=False, methods=["post"])
+    def lookup(self, request):
+        return verification_response(request, services.order_lookup)
 
-
-class MerchantLookupView(MerchantVerifyView):
-    service = staticmethod(services.order_lookup)
-
-
-class MerchantFulfilView(MerchantVerifyView):
-    service = staticmethod(services.order_fulfil)
+    @extend_schema(request=CodeInputSerializer, responses=VerificationOutputSerializer)
+    @action(detail=False, methods=["post"])
+    def fulfil(self, request):
+        return verification_response(request, services.order_fulfil)
