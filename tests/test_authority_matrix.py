@@ -18,8 +18,8 @@ from market.services import listing_create
 from redemption.models import RedemptionOrder
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create
 from tests.conftest import give_item, grant
-from tests.test_api_contract import api_routes
 from tests.factories import PASSWORD, IssuerFactory, OperatorFactory, StaffFactory, UserFactory
+from tests.test_api_contract import api_routes
 
 ROLES = (
     "anonymous",
