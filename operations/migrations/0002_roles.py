@@ -30,6 +30,7 @@ ROLES = {
         "redemption.view_redemptionattempt",
         "legacy_inventory.view_migrationrecord",
         "legacy_inventory.retire_inventory",
+        "legacy_inventory.view_retirement",
         "operations.view_reconciliationrun",
         "operations.view_alert",
     ],
