@@ -34,3 +34,8 @@ class HoldNotOpen(Conflict):
 class HoldAmountExceeded(Conflict):
     code = "hold_amount_exceeded"
     default_message = "The amount is more than the hold has left."
+
+
+class AssetNotFound(NotFound):
+    code = "asset_not_found"
+    default_message = "No asset has this code."

@@ -2,6 +2,7 @@
 
 from django.db.models import F, QuerySet, Sum
 
+from ledger.exceptions import AssetNotFound
 from ledger.models import AssetType, Balance, Hold, HoldStatus, JournalLeg
 
 BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
@@ -79,3 +80,16 @@ def journal_sums(*, account_id: int, asset_code: str) -> dict:
 def holds_open(*, business_type: str) -> QuerySet:
     """Open holds created by entries of `business_type` (e.g. "market_listing"): a queryset to nest or filter."""
     return Hold.objects.filter(status=HoldStatus.OPEN, entry__business_type=business_type)
+
+
+def asset_get(*, asset_code: str) -> dict:
+    """One asset of the catalog, its code matched exactly (`diamond` is not `DIAMOND`, whatever the collation)."""
+    row = AssetType.objects.filter(pk=asset_code).values("asset_code", "name", "icon", "is_tradable").first()
+    if row is None or row["asset_code"] != asset_code:
+        raise AssetNotFound(asset_code=asset_code)
+    return row
+
+
+def assets_tradable() -> QuerySet:
+    """The tradable assets in catalog order: a queryset for other apps to annotate (one row per asset)."""
+    return AssetType.objects.filter(is_tradable=True).order_by("display_order", "asset_code")
