@@ -93,3 +93,8 @@ def asset_get(*, asset_code: str) -> dict:
 def assets_tradable() -> QuerySet:
     """The tradable assets in catalog order: a queryset for other apps to annotate (one row per asset)."""
     return AssetType.objects.filter(is_tradable=True).order_by("display_order", "asset_code")
+
+
+def asset_codes() -> list[str]:
+    """Every asset code of the catalog, in catalog order (price assets for forms)."""
+    return list(AssetType.objects.order_by("display_order", "asset_code").values_list("asset_code", flat=True))

@@ -204,3 +204,21 @@ def order_book(
         {"unit_price": row["unit_price"], "quantity": int(row["quantity"]), "listings": row["listings"]}
         for row in levels
     ]
+
+
+def trade_totals_by_day(*, since: datetime, until: datetime) -> dict:
+    """{(day of TIME_ZONE, price asset): {"trades", "total", "fees"}} for every trade in [since, until):
+    one query grouped by UTC hour (index `trade_time`), rolled up into days here."""
+    hours = (
+        MarketTrade.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(start=utc_hour("created_at"))
+        .values("start", "price_asset_id")
+        .annotate(trades=Count("id"), total=Sum("total"), fees=Sum("fee"))
+        .order_by()
+    )
+    days: dict = {}
+    for hour in hours:
+        day = days.setdefault((local_day(hour["start"]), hour["price_asset_id"]), {"trades": 0, "total": 0, "fees": 0})
+        for key in day:
+            day[key] += int(hour[key])
+    return days

@@ -5,6 +5,7 @@ from datetime import datetime
 
 from django.db.models import Count, QuerySet
 
+from core.timeseries import local_day, utc_hour
 from redemption.models import HISTORY_HASH_PREFIX, AttemptOutcome, Merchant, RedemptionAttempt, RedemptionOrder
 
 
@@ -68,3 +69,21 @@ def attempt_stats(*, since: datetime) -> AttemptStats:
     ok = counts.pop(AttemptOutcome.OK, 0)
     throttled = counts.pop(AttemptOutcome.THROTTLED, 0)
     return AttemptStats(ok=ok, failed=sum(counts.values()), throttled=throttled)
+
+
+def attempt_stats_by_day(*, since: datetime, until: datetime) -> dict:
+    """{day of TIME_ZONE: AttemptStats} for the attempts in [since, until): one query grouped by UTC
+    hour and outcome (index `redemption_attempt_time`), rolled up into days here."""
+    rows = (
+        RedemptionAttempt.objects.filter(created_at__gte=since, created_at__lt=until)
+        .annotate(start=utc_hour("created_at"))
+        .values_list("start", "outcome")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    counts: dict = {}
+    for start, outcome, n in rows:
+        day = counts.setdefault(local_day(start), {"ok": 0, "failed": 0, "throttled": 0})
+        key = {AttemptOutcome.OK: "ok", AttemptOutcome.THROTTLED: "throttled"}.get(outcome, "failed")
+        day[key] += n
+    return {day: AttemptStats(**numbers) for day, numbers in counts.items()}
