@@ -30,7 +30,7 @@ ALLOWED_HOSTS = [
 ]
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backpack_site.apps.BackpackAdminConfig",  # django.contrib.admin, as the back office
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -176,6 +176,10 @@ ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "5"))
 RECONCILIATION_MAX_STORED = int(os.environ.get("RECONCILIATION_MAX_STORED", "200"))
 REDEMPTION_FAILURE_ALERT_RATE = float(os.environ.get("REDEMPTION_FAILURE_ALERT_RATE", "0.05"))
 REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS = int(os.environ.get("REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS", "20"))
+
+# Money: vouchers' face values (meta.value) are integers in minor units of this currency.
+CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "¥")
+CURRENCY_DECIMALS = int(os.environ.get("CURRENCY_DECIMALS", "2"))
 
 # Market
 MARKET_FEE_BPS = int(os.environ.get("MARKET_FEE_BPS", "500"))

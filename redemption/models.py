@@ -64,6 +64,9 @@ class RedemptionOrder(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="redemption_status_expiry"),
             models.Index(fields=["customer", "-id"], name="redemption_customer"),
+            # A merchant's redemptions in a period (the counter's totals, the settlement report).
+            models.Index(fields=["merchant", "status", "fulfilled_at"], name="redemption_merchant_period"),
+            models.Index(fields=["status", "fulfilled_at"], name="redemption_fulfilled_time"),  # every merchant's
         ]
         constraints = [
             models.CheckConstraint(

@@ -3,10 +3,22 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, QuerySet
+from django.db.models import BigIntegerField, Count, F, Q, QuerySet, Sum
+from django.db.models.fields.json import KeyTextTransform
+from django.db.models.functions import Cast
 
 from core.timeseries import local_day, utc_hour
-from redemption.models import HISTORY_HASH_PREFIX, AttemptOutcome, Merchant, RedemptionAttempt, RedemptionOrder
+from redemption.models import (
+    HISTORY_HASH_PREFIX,
+    AttemptOutcome,
+    Merchant,
+    OrderStatus,
+    RedemptionAttempt,
+    RedemptionOrder,
+)
+
+# A voucher's face value, in minor units, read in SQL from its item's meta.value.
+FACE_VALUE = Cast(KeyTextTransform("value", "item_instance__meta"), BigIntegerField())
 
 
 def orders_for_user(*, user_id: int) -> QuerySet:
@@ -87,3 +99,63 @@ def attempt_stats_by_day(*, since: datetime, until: datetime) -> dict:
         key = {AttemptOutcome.OK: "ok", AttemptOutcome.THROTTLED: "throttled"}.get(outcome, "failed")
         day[key] += n
     return {day: AttemptStats(**numbers) for day, numbers in counts.items()}
+
+
+def merchants_of_staff(*, user_id: int) -> list[dict]:
+    """The active merchants a staff user works for, by code: id, code, name."""
+    return list(Merchant.objects.filter(staff__id=user_id, active=True).order_by("code").values("id", "code", "name"))
+
+
+def _fulfilled(*, merchant_ids, since: datetime, until: datetime) -> QuerySet:
+    """Orders fulfilled at these merchants in [since, until) (index `redemption_merchant_period`)."""
+    return RedemptionOrder.objects.filter(
+        merchant_id__in=merchant_ids, status=OrderStatus.FULFILLED, fulfilled_at__gte=since, fulfilled_at__lt=until
+    )
+
+
+def counter_totals(*, merchant_ids: list[int], day_start: datetime, month_start: datetime, now: datetime) -> dict:
+    """{merchant id: {"today_count", "today_value", "month_count", "month_value"}}: what each merchant
+    redeemed today and this month (face values in minor units). One query, aggregated in SQL."""
+    today = Q(fulfilled_at__gte=day_start)
+    rows = (
+        _fulfilled(merchant_ids=merchant_ids, since=month_start, until=now)
+        .values("merchant_id")
+        .annotate(
+            month_count=Count("id"),
+            month_value=Sum(FACE_VALUE),
+            today_count=Count("id", filter=today),
+            today_value=Sum(FACE_VALUE, filter=today),
+        )
+        .order_by()
+    )
+    totals = {
+        merchant_id: {"today_count": 0, "today_value": 0, "month_count": 0, "month_value": 0}
+        for merchant_id in merchant_ids
+    }
+    for row in rows:
+        totals[row.pop("merchant_id")] = {key: int(value or 0) for key, value in row.items()}
+    return totals
+
+
+def settlement_by_merchant(*, since: datetime, until: datetime) -> list[dict]:
+    """Every merchant with redemptions in [since, until): code, name, count, face value. One query."""
+    rows = (
+        RedemptionOrder.objects.filter(status=OrderStatus.FULFILLED, fulfilled_at__gte=since, fulfilled_at__lt=until)
+        .exclude(merchant=None)
+        .values("merchant_id", code=F("merchant__code"), name=F("merchant__name"))
+        .annotate(count=Count("id"), face_value=Sum(FACE_VALUE))
+        .order_by("code")
+    )
+    return [{**row, "face_value": int(row["face_value"] or 0)} for row in rows]
+
+
+def settlement_by_voucher(*, merchant_id: int, since: datetime, until: datetime) -> list[dict]:
+    """One merchant's redemptions in [since, until) by voucher (item type and name): count and face
+    value, the numbers the restaurant and the platform settle on. One query, aggregated in SQL."""
+    rows = (
+        _fulfilled(merchant_ids=[merchant_id], since=since, until=until)
+        .values(item_type=F("item_instance__item_type"), name=F("item_instance__name"))
+        .annotate(count=Count("id"), face_value=Sum(FACE_VALUE))
+        .order_by("item_type", "name")
+    )
+    return [{**row, "face_value": int(row["face_value"] or 0)} for row in rows]
