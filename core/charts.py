@@ -141,11 +141,19 @@ def _x_axis(frame: _Frame, labels: Sequence[str]) -> list[str]:
     if shown[-1] != len(labels) - 1 and len(labels) - 1 - shown[-1] >= step / 2:
         shown.append(len(labels) - 1)
     y = TOP + frame.plot_height + 16
-    return [
-        f'<text x="{frame.x(i):.1f}" y="{y}" text-anchor="middle" fill="currentColor" opacity="0.75">'
-        f"{escape(labels[i])}</text>"
-        for i in shown
-    ]
+    parts = []
+    for i in shown:
+        # The outermost labels line up with the plot's edges, so long ones are not cut off.
+        x, anchor = frame.x(i), "middle"
+        if i == 0 and len(shown) > 1:
+            x, anchor = LEFT, "start"
+        elif i == len(labels) - 1 and len(shown) > 1:
+            x, anchor = WIDTH - RIGHT, "end"
+        parts.append(
+            f'<text x="{x:.1f}" y="{y}" text-anchor="{anchor}" fill="currentColor" opacity="0.75">'
+            f"{escape(labels[i])}</text>"
+        )
+    return parts
 
 
 def _bars(frame: _Frame, one: Series, color: str, position: int, of: int, labels, y_format) -> list[str]:
