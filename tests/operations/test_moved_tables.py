@@ -18,7 +18,7 @@ def migrate(target):
     ContentType.objects.clear_cache()
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_database_migrated_before_the_move_keeps_its_rows_and_permissions():
     # Given the database as it was before the move: the ops_* tables with rows, the
     # content types (and so the permissions granted) still under backpack_site.
@@ -47,7 +47,7 @@ def test_a_database_migrated_before_the_move_keeps_its_rows_and_permissions():
     assert viewers.permissions.get().content_type.app_label == "operations"
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_new_database_gets_the_tables():
     migrate(None)
     with connection.schema_editor() as editor:
