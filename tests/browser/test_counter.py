@@ -98,11 +98,13 @@ def test_the_camera_reads_the_customers_qr_code_and_looks_it_up(page, cashier, c
     write_qr_video(camera_file, code)  # what the customer's phone shows
     page.log_in(cashier)
     page.wait_for("#scan-button")
+    # Chromium on Linux has no BarcodeDetector: there the vendored jsQR reads the frames.
+    decoder = "BarcodeDetector" if page.driver.execute_script("return 'BarcodeDetector' in window") else "jsQR"
 
     started = time.perf_counter()
     page.find("#scan-button").click()
     page.wait_for("#verification", timeout=20)
-    timing("camera: click to lookup result", time.perf_counter() - started)
+    timing(f"camera with {decoder}: click to lookup result", time.perf_counter() - started)
 
     assert "Dumplings" in page.find("#verification h2").text
     assert page.find("#id_code").get_attribute("value") == code
