@@ -7,15 +7,24 @@ value as an integer number of minor units in `meta.value`.
 from django.conf import settings
 
 
+def minor_units(value) -> int | None:
+    """An amount in minor units from a JSON value (3800 or "3800"); None for anything else."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value.strip().lstrip("-").isdigit():
+        return int(value.strip())
+    return None
+
+
 def money(minor) -> str:
     """`minor` units as money in the site's currency; "" for None, anything not an integer shown as is."""
     if minor is None or minor == "":
         return ""
-    if isinstance(minor, bool) or not isinstance(minor, int):
-        try:
-            minor = int(str(minor).strip())
-        except ValueError:
-            return str(minor)
+    if minor_units(minor) is None:
+        return str(minor)
+    minor = minor_units(minor)
     sign = "-" if minor < 0 else ""
     return f"{sign}{settings.CURRENCY_SYMBOL}{amount(abs(minor), grouped=True)}"
 

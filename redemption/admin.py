@@ -55,7 +55,7 @@ class RedemptionOrderAdmin(ReadOnlyModelAdmin):
     list_display = (
         "order_id",
         "item_instance",
-        "face_value",
+        "value",
         "customer",
         "status",
         "merchant",
@@ -71,7 +71,10 @@ class RedemptionOrderAdmin(ReadOnlyModelAdmin):
     exclude = ("code_hash",)
 
     @admin.display(description="Value")
-    def face_value(self, order):
+    def value(self, order):
+        """As money: the face value recorded at fulfilment, else the item's `meta.value` today."""
+        if order.face_value is not None:
+            return money(order.face_value)
         return money(order.item_instance.meta.get("value")) if isinstance(order.item_instance.meta, dict) else ""
 
 

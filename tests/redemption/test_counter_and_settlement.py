@@ -1,6 +1,7 @@
 """The counter's money and totals, and the operators' settlement report, through the admin URLs."""
 
 import csv
+import importlib
 import io
 from datetime import timedelta
 
@@ -85,6 +86,7 @@ def test_merchant_staff_see_today_and_this_month_on_the_counter(user, staff, mer
     response = logged_in(staff).get(VERIFY)
 
     [row] = response.context["counter_totals"]
+    assert set(row) == {"id", "code", "name", "today_count", "today_value", "month_count", "month_value"}
     assert row["code"] == merchant.code
     assert (row["today_count"], row["today_value"]) == (2, 5000)
     earlier = 1 if timezone.localdate().day > 1 else 0
@@ -182,3 +184,26 @@ def test_the_merchant_list_links_to_the_report():
     html = logged_in(StaffFactory(is_superuser=True)).get("/admin/redemption/merchant/").content.decode()
 
     assert f'href="{SETTLEMENT}"' in html
+
+
+def test_a_fulfilled_order_keeps_the_face_value_it_was_redeemed_for(user, staff):
+    order = redeem(user, staff, value=3800)
+    item, _ = item_grant(
+        owner_id=user.pk, item_type="voucher", name="Odd", source="test", source_ref="odd", meta={"value": "38元"}
+    )
+    odd = order_fulfil(code=order_create(item_id=item.pk, user_id=user.pk).code, staff_user_id=staff.pk).order
+
+    assert RedemptionOrder.objects.get(pk=order.pk).face_value == 3800
+    assert RedemptionOrder.objects.get(pk=odd.pk).face_value is None
+
+
+def test_the_migration_records_the_face_value_of_orders_fulfilled_before_it(user, staff):
+    from django.apps import apps
+
+    migration = importlib.import_module("redemption.migrations.0003_order_face_value")
+    order = redeem(user, staff, value=2600)
+    RedemptionOrder.objects.filter(pk=order.pk).update(face_value=None)
+
+    migration.record_face_values(apps, None)
+
+    assert RedemptionOrder.objects.get(pk=order.pk).face_value == 2600
