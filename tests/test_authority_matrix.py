@@ -161,6 +161,17 @@ MATRIX = {
         {"anonymous": 401, "owner": 200, "operator": 200, "superuser": 200, "*": 404},
     ),
     ("GET", "/api/v4/market/trades"): (lambda w: "/api/v4/market/trades", None, {"anonymous": 401, "*": 200}),
+    ("GET", "/api/v4/market/prices/{asset_code}"): (
+        lambda w: "/api/v4/market/prices/red_shard",
+        None,
+        {"anonymous": 401, "*": 200},
+    ),
+    ("GET", "/api/v4/market/summary"): (lambda w: "/api/v4/market/summary", None, {"anonymous": 401, "*": 200}),
+    ("GET", "/api/v4/market/book"): (
+        lambda w: "/api/v4/market/book?asset_code=red_shard",
+        None,
+        {"anonymous": 401, "*": 200},
+    ),
     ("POST", "/api/v4/items/{item_id}/redemption-orders"): (
         lambda w: f"/api/v4/items/{w.item.pk}/redemption-orders",
         None,
