@@ -173,7 +173,7 @@ def test_summary_gives_last_price_change_volume_lowest_ask_and_listings(api, tra
     listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=4, unit_price=130)
     listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=6, unit_price=128)
     gone = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=1, unit_price=1)
-    listing_cancel(listing_id=gone.pk, actor_id=seller.pk)
+    listing_cancel(listing_id=gone.pk, actor=seller)
 
     response = api.get("/api/v4/market/summary")
 
