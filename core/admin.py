@@ -3,7 +3,8 @@ from django.contrib import admin, messages
 from rest_framework_api_key.admin import APIKeyModelAdmin
 from rest_framework_api_key.models import APIKey
 
-from core.models import IssuerKey
+from core.admin_tools import ReadOnlyModelAdmin
+from core.models import IssuerKey, OutboxEvent
 from core.services import issuer_key_create, issuer_key_rotate
 
 # Keys not bound to an issuer account are not used: every key acts as an account.
@@ -39,3 +40,12 @@ class IssuerKeyAdmin(APIKeyModelAdmin):
             f"The API key {key.name!r} of {key.issuer} is: {plain} - store it now: it is not shown again.",
             messages.WARNING,
         )
+
+
+@admin.register(OutboxEvent)
+class OutboxEventAdmin(ReadOnlyModelAdmin):
+    """The outbox as written by the business transactions; operations publishes it to the webhooks."""
+
+    list_display = ("id", "event_type", "created_at", "published_at")
+    list_filter = ("event_type",)
+    search_fields = ("=id",)

@@ -4,7 +4,8 @@ Every transaction that takes row locks takes them in this order, and within a cl
 primary key (balance rows by account id, then asset code), so two transactions never wait
 on each other in a circle:
 
-1. the seller's user row (listing creation only: it guards the open-listing cap);
+1. the acting user's row: the seller's (listing creation: it guards the open-listing cap), the
+   sender's (a gift: it guards the daily gift limits and the replay of an idempotency key);
 2. domain rows: a market listing or a redemption order, then the item instance; an issuer's
    issuance counter of the day;
 3. ledger holds;
@@ -15,6 +16,9 @@ on each other in a circle:
 Each app's `locks.py` holds its `select_for_update` helpers and is the only place that
 takes row locks; a lock is taken before reading what a write depends on. One statement
 locks one class of rows: a join would let the optimizer choose the order.
+
+The event outbox and the webhook deliveries take no row locks: an event is one INSERT in the
+business transaction, and a delivery is claimed by a conditional UPDATE (operations/webhooks.py).
 """
 
 from django.db.models import QuerySet

@@ -1,6 +1,7 @@
-"""Credentials of the services that call the API: the prize issuer's API keys."""
+"""Credentials of the services that call the API (the prize issuer's API keys), and the event outbox."""
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models
 from rest_framework_api_key.models import AbstractAPIKey
 
@@ -17,3 +18,41 @@ class IssuerKey(AbstractAPIKey):
         db_table = "core_issuer_keys"
         verbose_name = "issuer API key"
         verbose_name_plural = "issuer API keys"
+
+
+class EventType(models.TextChoices):
+    """The catalogue of business events (SPEC §12); README "Events and webhooks" shows each one's data."""
+
+    ASSET_GRANTED = "asset.granted", "Assets granted"
+    ITEM_GRANTED = "item.granted", "Item granted"
+    GIFT_SENT = "gift.sent", "Gift sent"
+    GIFT_RECEIVED = "gift.received", "Gift received"
+    CODE_REDEEMED = "code.redeemed", "Redemption code redeemed"
+    LISTING_SOLD = "listing.sold", "Listing sold out"
+    TRADE_SETTLED = "trade.settled", "Trade settled"
+    ITEM_EXPIRING_SOON = "item.expiring_soon", "Item expiring soon"
+    ITEM_EXPIRED = "item.expired", "Item expired"
+    RECONCILIATION_FAILED = "reconciliation.failed", "Reconciliation failed"
+
+
+class OutboxEvent(models.Model):
+    """A business event, written in the transaction of the change it describes (core.services.event_record).
+
+    So it exists if and only if that change committed. Operations fans it out to the webhook endpoints
+    and marks it published; nothing else changes a row.
+    """
+
+    event_type = models.CharField(max_length=64, choices=EventType.choices)
+    data = models.JSONField(encoder=DjangoJSONEncoder)
+    # Set for an event that is recorded once whoever records it (a daily sweep that runs twice): unique.
+    once_key = models.CharField(max_length=128, null=True, blank=True, unique=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True, help_text="When its webhook deliveries were made.")
+
+    class Meta:
+        db_table = "core_outbox_events"
+        verbose_name = "outbox event"
+        indexes = [models.Index(fields=["published_at", "id"], name="outbox_unpublished")]
+
+    def __str__(self):
+        return f"event {self.pk}: {self.event_type}"

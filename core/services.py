@@ -1,9 +1,14 @@
-"""Writes of the core: issuer API keys (created and rotated; revoking is a flag set in the admin)."""
+"""Writes of the core: issuer API keys (created and rotated; revoking is a flag set in the admin), and the
+event outbox (recorded by every app inside its business transaction, published by operations)."""
 
-from django.db import transaction
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection, transaction
 
 from core.locks import issuer_key_lock
-from core.models import IssuerKey
+from core.models import EventType, IssuerKey, OutboxEvent
 
 
 def issuer_key_create(*, issuer_id: int, name: str) -> tuple[IssuerKey, str]:
@@ -19,3 +24,41 @@ def issuer_key_rotate(*, key_id: str) -> tuple[IssuerKey, str]:
     old.revoked = True
     old.save(update_fields=["revoked"])
     return new, plain
+
+
+@dataclass(frozen=True)
+class Event:
+    """A business event to record: its type (core.models.EventType), its data, and for an event that is
+    recorded at most once whoever records it (a sweep that runs twice), a unique `once_key`."""
+
+    event_type: str
+    data: dict = field(default_factory=dict)
+    once_key: str | None = None
+
+
+def event_record(*, event_type: str, data: dict) -> OutboxEvent:
+    """Write one event to the outbox, in the caller's transaction: it commits or rolls back with the change.
+
+    One INSERT, no network: delivery is operations' periodic work, after the commit.
+    """
+    return events_record(events=[Event(event_type, data)])[0]
+
+
+def events_record(*, events: Sequence[Event]) -> list[OutboxEvent]:
+    """Write several events in one INSERT, in the caller's transaction.
+
+    Events with a `once_key` already recorded are skipped (and not returned with a primary key).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("Record events inside the transaction of the change they describe.")
+    for event in events:
+        if event.event_type not in EventType.values:
+            raise ValueError(f"Unknown event type {event.event_type!r}: add it to core.models.EventType.")
+    rows = [OutboxEvent(event_type=e.event_type, data=e.data, once_key=e.once_key) for e in events]
+    # INSERT IGNORE only where a duplicate once_key is expected: elsewhere an error must stay an error.
+    return OutboxEvent.objects.bulk_create(rows, ignore_conflicts=any(e.once_key for e in events))
+
+
+def events_mark_published(*, event_ids: Sequence[int], now: datetime) -> int:
+    """Mark events as handed to their webhook deliveries (operations' fan-out, in its transaction)."""
+    return OutboxEvent.objects.filter(pk__in=event_ids, published_at__isnull=True).update(published_at=now)

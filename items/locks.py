@@ -47,10 +47,10 @@ def item_lock_row(*, item_id: int) -> ItemInstance | None:
     return ItemInstance.objects.select_for_update().filter(pk=item_id).first()
 
 
-def items_lock_due_for_expiry(*, now: datetime, batch_size: int) -> list[tuple[int, int]]:
-    """(id, owner id) of up to `batch_size` available items past their expiry, locked."""
+def items_lock_due_for_expiry(*, now: datetime, batch_size: int) -> list[dict]:
+    """Up to `batch_size` available items past their expiry, locked: id, owner id, type, name and expiry."""
     due = ItemInstance.objects.filter(status=ItemStatus.AVAILABLE, expires_at__lte=now)
-    return list(in_lock_order(due).values_list("pk", "owner_id")[:batch_size])
+    return list(in_lock_order(due).values("pk", "owner_id", "item_type", "name", "expires_at")[:batch_size])
 
 
 def items_lock(*, item_ids, source: str, exclude_ids=()) -> list[int]:

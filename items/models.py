@@ -66,6 +66,7 @@ class ItemEventType(models.TextChoices):
     USED = "used", "Used"
     EXPIRED = "expired", "Expired"
     TRANSFERRED = "transferred", "Ownership transferred"
+    GIFTED = "gift", "Given as a gift"
     IMPORTED = "imported", "Imported from the legacy inventory"
 
 

@@ -8,7 +8,7 @@ the same transaction.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -16,6 +16,8 @@ from django.utils import timezone
 
 from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert, in_batches
+from core.models import EventType
+from core.services import Event, event_record, events_record
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
 from items.locks import item_lock_row, items_lock, items_lock_due_for_expiry, lockable
 from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
@@ -74,6 +76,10 @@ def item_grant(
             with transaction.atomic():
                 item = ItemInstance.objects.create(source=source, source_ref=source_ref, **wanted)
                 _event(item, ItemEventType.GRANTED, None, business_ref=f"{source}:{source_ref}", actor_id=actor.pk)
+                event_record(
+                    event_type=EventType.ITEM_GRANTED,
+                    data=_event_data(item, merchant_code=item.merchant_code, source=source, source_ref=source_ref),
+                )
                 return item, True
         except IntegrityError:
             existing = ItemInstance.objects.filter(source=source, source_ref=source_ref).first()
@@ -149,10 +155,27 @@ def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: i
 
 
 @atomic_with_retry
+def item_gift(*, item_id: int, from_owner_id: int, to_owner_id: int, business_ref: str) -> ItemInstance:
+    """An available item changes owner (a gift), if it may be locked (items/locks.py `lockable`): the
+    giver's, available, not expired. Another owner's item is as good as missing; a locked one (by an
+    order or a listing) is refused. The history keeps a `gift` event with both owners."""
+    return _transition(
+        item_id,
+        ItemEventType.GIFTED,
+        from_status=ItemStatus.AVAILABLE,
+        owner_id=from_owner_id,
+        condition=lockable(now=timezone.now(), owner_id=from_owner_id),
+        changes={"owner_id": to_owner_id},
+        business_ref=business_ref,
+        actor_id=from_owner_id,
+    )
+
+
+@atomic_with_retry
 def item_expire(*, item_id: int, actor_id: int | None = None, even_if_not_due: bool = False) -> ItemInstance:
     """available → expired, once its expiry time has passed (or at once, when staff say so)."""
     due = Q() if even_if_not_due else Q(expires_at__lte=timezone.now())
-    return _transition(
+    item = _transition(
         item_id,
         ItemEventType.EXPIRED,
         from_status=ItemStatus.AVAILABLE,
@@ -161,6 +184,8 @@ def item_expire(*, item_id: int, actor_id: int | None = None, even_if_not_due: b
         business_ref="expiry" if not even_if_not_due else "expired by staff",
         actor_id=actor_id,
     )
+    event_record(event_type=EventType.ITEM_EXPIRED, data=_event_data(item))
+    return item
 
 
 def items_expire(*, batch_size: int = 1000) -> int:
@@ -174,19 +199,20 @@ def _expire_batch(batch_size: int) -> int:
     rows = items_lock_due_for_expiry(now=now, batch_size=batch_size)
     if not rows:
         return 0
-    ItemInstance.objects.filter(pk__in=[pk for pk, _ in rows]).update(status=ItemStatus.EXPIRED, updated_at=now)
+    ItemInstance.objects.filter(pk__in=[row["pk"] for row in rows]).update(status=ItemStatus.EXPIRED, updated_at=now)
     ItemInstanceEvent.objects.bulk_create(
         ItemInstanceEvent(
-            item_id=pk,
+            item_id=row["pk"],
             event_type=ItemEventType.EXPIRED,
             from_status=ItemStatus.AVAILABLE,
             to_status=ItemStatus.EXPIRED,
-            from_owner_id=owner_id,
-            to_owner_id=owner_id,
+            from_owner_id=row["owner_id"],
+            to_owner_id=row["owner_id"],
             business_ref="expiry",
         )
-        for pk, owner_id in rows
+        for row in rows
     )
+    events_record(events=[Event(EventType.ITEM_EXPIRED, _expiry_event_data(row)) for row in rows])
     return len(rows)
 
 
@@ -273,7 +299,7 @@ def _transition(
     # The conditional update is the guarantee; the lock above only gives a clear error.
     if not ItemInstance.objects.filter(condition, pk=item_id, status=from_status).update(**changes, updated_at=now):
         expired = item.expires_at is not None and item.expires_at <= now
-        if event_type == ItemEventType.LOCKED and item.status == from_status and expired:
+        if event_type in (ItemEventType.LOCKED, ItemEventType.GIFTED) and item.status == from_status and expired:
             raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
         raise ItemNotAvailable(item_id=item_id, status=item.status)
     for field, value in {**changes, "updated_at": now}.items():
@@ -293,3 +319,62 @@ def _event(item, event_type, from_status, *, business_ref, actor_id, from_owner_
         business_ref=business_ref,
         actor_id=actor_id,
     )
+
+
+EXPIRING_SOON = timedelta(days=3)
+
+
+def items_announce_expiring(*, now: datetime | None = None, batch_size: int = 1000) -> int:
+    """Record `item.expiring_soon` once per item that expires within EXPIRING_SOON (available or locked).
+
+    Daily and idempotent: each item's event has a once-key, so a second run (or a missed day's catch-up)
+    records nothing twice. Returns how many items were looked at.
+    """
+    now = now or timezone.now()
+    last_id = 0
+
+    def batch(size: int) -> int:
+        nonlocal last_id
+        rows = list(
+            ItemInstance.objects.filter(
+                status__in=(ItemStatus.AVAILABLE, ItemStatus.LOCKED),
+                expires_at__gt=now,
+                expires_at__lte=now + EXPIRING_SOON,
+                pk__gt=last_id,
+            )
+            .order_by("pk")
+            .values("pk", "owner_id", "item_type", "name", "expires_at")[:size]
+        )
+        if rows:
+            last_id = rows[-1]["pk"]
+            with transaction.atomic():
+                events_record(
+                    events=[
+                        Event(
+                            EventType.ITEM_EXPIRING_SOON,
+                            _expiry_event_data(row),
+                            once_key=f"item.expiring_soon:{row['pk']}",
+                        )
+                        for row in rows
+                    ]
+                )
+        return len(rows)
+
+    return in_batches(batch, batch_size=batch_size)
+
+
+def _event_data(item: ItemInstance, **extra) -> dict:
+    return {
+        "item_id": item.pk,
+        "owner_id": item.owner_id,
+        "item_type": item.item_type,
+        "name": item.name,
+        "expires_at": item.expires_at,
+        **extra,
+    }
+
+
+def _expiry_event_data(row: dict) -> dict:
+    """The data of an item.expired or item.expiring_soon event from a row of values()."""
+    names = ("owner_id", "item_type", "name", "expires_at")
+    return {"item_id": row["pk"], **{name: row[name] for name in names}}

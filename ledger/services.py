@@ -20,6 +20,8 @@ from core.amounts import require_positive
 from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert
 from core.errors import InvalidInput
+from core.models import EventType
+from core.services import event_record
 from ledger.exceptions import (
     AccountNotFound,
     HoldAmountExceeded,
@@ -475,6 +477,7 @@ def transfer(
     business_type: str,
     business_id: str,
     meta: dict | None = None,
+    actor_id: int | None = None,
 ) -> PostResult:
     """Move `amount` of an asset from one user's available balance to another's."""
     require_positive(InvalidEntry, amount=amount)
@@ -489,6 +492,7 @@ def transfer(
             Leg(account_id=accounts[to_user_id], asset_code=asset_code, delta_available=amount),
         ],
         meta=meta,
+        actor_id=actor_id,
     )
 
 
@@ -606,6 +610,17 @@ def _asset_grant(*, actor_id: int, user_id: int, asset_code: str, amount: int, *
             granted_today=day.amount,
         )
     IssuanceDay.objects.filter(pk=day.pk).update(amount=F("amount") + amount)
+    event_record(
+        event_type=EventType.ASSET_GRANTED,
+        data={
+            "entry_id": result.entry.pk,
+            "user_id": user_id,
+            "asset_code": asset_code,
+            "amount": amount,
+            "actor_id": actor_id,
+            **entry,
+        },
+    )
     return result
 
 

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
 from core.db import atomic_with_retry, in_batches
+from core.services import events_record
 from items.services import item_lock, item_transfer, item_unlock
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
 from ledger.models import AssetType, SystemAccount
@@ -26,6 +27,7 @@ from ledger.services import (
     hold_release,
     system_account_id,
 )
+from market.events import purchase_events
 from market.exceptions import (
     AssetNotTradable,
     CannotBuyOwnListing,
@@ -185,6 +187,7 @@ def listing_purchase(
         # The same key went through concurrently on another listing: not a retry of this one.
         # No savepoint is needed: the whole purchase rolls back with this error.
         raise IdempotencyConflict(idempotency_key=idempotency_key) from None
+    events_record(events=purchase_events(listing, trade, sold_at=now if sold else None))
     return PurchaseResult(trade, created=True)
 
 

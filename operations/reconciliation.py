@@ -3,8 +3,11 @@
 import traceback
 
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
+from core.models import EventType
+from core.services import event_record
 from items.reconciliation import item_lock_has_live_holder
 from ledger.reconciliation import LEDGER_CHECKS
 from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
@@ -33,14 +36,20 @@ def reconciliation_run() -> ReconciliationRun:
         status, error = (RunStatus.FAILED if found else RunStatus.PASSED), ""
     except Exception:  # a check that cannot run is itself an alarm
         status, error = RunStatus.ERROR, traceback.format_exc()
-    ReconciliationRun.objects.filter(pk=run.pk).update(
-        finished_at=timezone.now(),
-        status=status,
-        checks=per_check,
-        discrepancy_count=len(found),
-        discrepancies=found[: settings.RECONCILIATION_MAX_STORED],
-        error=error,
-    )
+    with transaction.atomic():
+        ReconciliationRun.objects.filter(pk=run.pk).update(
+            finished_at=timezone.now(),
+            status=status,
+            checks=per_check,
+            discrepancy_count=len(found),
+            discrepancies=found[: settings.RECONCILIATION_MAX_STORED],
+            error=error,
+        )
+        if status != RunStatus.PASSED:
+            event_record(
+                event_type=EventType.RECONCILIATION_FAILED,
+                data={"run_id": run.pk, "status": status, "discrepancy_count": len(found), "checks": per_check},
+            )
     run.refresh_from_db()
     if status != RunStatus.PASSED:
         alert_fire(

@@ -19,7 +19,9 @@ from django.utils import timezone
 
 from core.db import atomic_with_retry, bulk_insert, in_batches
 from core.errors import BackpackError
+from core.models import EventType
 from core.money import minor_units
+from core.services import event_record
 from items.exceptions import ItemNotAvailable
 from items.locks import REDEMPTION_HOLDER
 from items.models import ItemInstance, ItemStatus
@@ -27,6 +29,7 @@ from items.selectors import item_get_for_owner
 from items.services import item_lock, item_mark_used, item_unlock
 from redemption import limits
 from redemption.codes import code_generate, code_hash, code_hint, code_normalise
+from redemption.events import redeemed_event_data
 from redemption.exceptions import (
     CodeAlreadyUsed,
     CodeCancelled,
@@ -265,6 +268,7 @@ def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
     order.status, order.pending_item_id, order.fulfilled_at = OrderStatus.FULFILLED, None, now
     order.redeemer_id, order.merchant, order.updated_at = staff_user_id, merchant, now
     order.item_instance = item
+    event_record(event_type=EventType.CODE_REDEEMED, data=redeemed_event_data(order, item, merchant))
     _attempt_record(
         AttemptKind.FULFIL, AttemptOutcome.OK, staff_user_id=staff_user_id, ip=ip, order_pk=order.pk, merchant=merchant
     )

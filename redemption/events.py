@@ -1,0 +1,18 @@
+"""The data of redemption's business events (core.models.EventType; the catalogue is in the README)."""
+
+from items.models import ItemInstance
+from redemption.models import Merchant, RedemptionOrder
+
+
+def redeemed_event_data(order: RedemptionOrder, item: ItemInstance, merchant: Merchant) -> dict:
+    """code.redeemed: which order and item, whose, where and by whom. Never the code."""
+    return {
+        "order_id": order.order_id,
+        "item_id": item.pk,
+        "customer_id": order.customer_id,
+        "item_type": item.item_type,
+        "name": item.name,
+        "merchant_code": merchant.code,
+        "redeemer_id": order.redeemer_id,
+        "fulfilled_at": order.fulfilled_at,
+    }
