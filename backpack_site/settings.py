@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "items",
     "redemption",
     "market",
+    "gifts",
     "legacy_inventory",
     "operations",
     "backpack_site",
@@ -196,6 +197,13 @@ if not 0 <= MARKET_FEE_BPS <= 10_000:
     raise ImproperlyConfigured("MARKET_FEE_BPS is in basis points, between 0 and 10000.")
 MARKET_LISTING_TTL = timedelta(days=int(os.environ.get("MARKET_LISTING_TTL_DAYS", "14")))
 MARKET_MAX_OPEN_LISTINGS = int(os.environ.get("MARKET_MAX_OPEN_LISTINGS", "50"))
+
+# Gifts (SPEC §11): per sender and calendar day (TIME_ZONE), how many gifts, and how much of each asset
+# ({"<asset code>" or "*": amount}).
+GIFT_DAILY_COUNT = int(os.environ.get("GIFT_DAILY_COUNT", "20"))
+GIFT_DAILY_AMOUNTS = json.loads(os.environ.get("GIFT_DAILY_AMOUNTS", '{"*": 100000}'))
+if "*" not in GIFT_DAILY_AMOUNTS:
+    raise ImproperlyConfigured('GIFT_DAILY_AMOUNTS needs a "*" entry: the daily amount of every asset not named.')
 
 # Redemption
 REDEMPTION_CODE_SECRET = os.environ.get("REDEMPTION_CODE_SECRET")

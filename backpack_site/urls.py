@@ -23,6 +23,7 @@ api_v4 = [
     path("", include("items.api.urls")),
     path("", include("market.api.urls")),
     path("", include("redemption.api.urls")),
+    path("", include("gifts.api.urls")),
 ]
 
 urlpatterns = [

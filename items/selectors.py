@@ -67,3 +67,31 @@ def imported_items(*, source: str) -> list[tuple[str, int, int]]:
 def items_locked(*, holder_prefix: str = "") -> QuerySet:
     """Locked items whose `locked_by` starts with `holder_prefix`: a queryset for a holder to check its locks against."""
     return ItemInstance.objects.filter(status=ItemStatus.LOCKED, locked_by__startswith=holder_prefix)
+
+
+def item_events_page_for_user(
+    *, user_id: int, given_away: bool, event_types, before_id: int | None, limit: int
+) -> list[dict]:
+    """Up to `limit` item events of `event_types` below `before_id`, newest first, in one query: those that
+    left an item with the user (`given_away` false: to_owner is the user), or those that took an item from
+    them to somebody else (true: sales and gifts). With the item's name and type and both owners' names."""
+    if given_away:
+        events = ItemInstanceEvent.objects.filter(from_owner_id=user_id).exclude(to_owner_id=user_id)
+    else:
+        events = ItemInstanceEvent.objects.filter(to_owner_id=user_id)
+    events = events.filter(event_type__in=event_types)
+    if before_id is not None:
+        events = events.filter(pk__lt=before_id)
+    return list(
+        events.order_by("-id").values(
+            "id",
+            "event_type",
+            "business_ref",
+            "created_at",
+            "item_id",
+            item_type=F("item__item_type"),
+            item_name=F("item__name"),
+            from_owner_name=F("from_owner__username"),
+            to_owner_name=F("to_owner__username"),
+        )[:limit]
+    )

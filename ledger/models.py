@@ -171,7 +171,11 @@ class JournalLeg(AppendOnlyModel):
 
     class Meta:
         db_table = "asset_transactions"
-        indexes = [models.Index(fields=["account", "asset", "id"], name="leg_account_asset_id")]
+        indexes = [
+            models.Index(fields=["account", "asset", "id"], name="leg_account_asset_id"),
+            # A user's legs of every asset, newest first, without sorting them all: the activity feed's pages.
+            models.Index(fields=["account", "id"], name="leg_account_id"),
+        ]
         constraints = [
             models.CheckConstraint(condition=~Q(delta_available=0, delta_frozen=0), name="leg_moves_something"),
         ]

@@ -112,3 +112,32 @@ def assets_tradable() -> QuerySet:
 def asset_codes() -> list[str]:
     """Every asset code of the catalog, in catalog order (price assets for forms)."""
     return list(AssetType.objects.order_by("display_order", "asset_code").values_list("asset_code", flat=True))
+
+
+def legs_page_for_user(*, user_id: int, before_id: int | None, limit: int) -> list[dict]:
+    """Up to `limit` of the user's journal legs with an id below `before_id`, newest first, with their
+    entry's business key and meta: one query (the accounts row, then the legs by the account index)."""
+    legs = JournalLeg.objects.filter(account__user_id=user_id)
+    if before_id is not None:
+        legs = legs.filter(pk__lt=before_id)
+    return list(
+        legs.order_by("-id").values(
+            "id",
+            "entry_id",
+            "delta_available",
+            "delta_frozen",
+            "created_at",
+            asset_code=F("asset_id"),
+            business_type=F("entry__business_type"),
+            business_id=F("entry__business_id"),
+            entry_meta=F("entry__meta"),
+        )[:limit]
+    )
+
+
+def entry_other_users(*, entry_ids: list[int], user_id: int) -> dict[int, str]:
+    """{entry id: username} of the other user an entry moved value with (a trade's or a gift's other party)."""
+    legs = JournalLeg.objects.filter(entry_id__in=entry_ids, account__user__isnull=False).exclude(
+        account__user_id=user_id
+    )
+    return dict(legs.values_list("entry_id", "account__user__username"))

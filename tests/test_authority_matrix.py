@@ -12,6 +12,7 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.tokens import RefreshToken
 
 from core.services import issuer_key_create
+from gifts.models import Gift
 from items.models import ItemInstance
 from ledger.models import Balance, JournalEntry
 from market.models import MarketListing
@@ -82,6 +83,12 @@ def grant_assets(w, user):
 
 def grant_items(w, user):
     return {"user_id": w.users["owner"].pk, "item_type": "voucher", "name": "Prize", "business_id": "matrix-1"}
+
+
+def gift_body(w, user):
+    """The owner's voucher to the other customer (or, for the other customer, to the owner): only its owner may."""
+    to = w.users["owner"] if user == w.users["other_customer"] else w.users["other_customer"]
+    return {"to_username": to.username, "item_instance_id": w.item.pk, "message": "matrix"}
 
 
 def token_body(w, user):
@@ -188,6 +195,13 @@ MATRIX = {
         lambda w, user: {"code": w.code},
         {"anonymous": 401, "merchant_own": 200, "*": 403},
     ),
+    ("GET", "/api/v4/gifts"): (lambda w: "/api/v4/gifts", None, {"anonymous": 401, "*": 200}),
+    ("POST", "/api/v4/gifts"): (
+        lambda w: "/api/v4/gifts",
+        gift_body,
+        {"anonymous": 401, "owner": 201, "*": 404},
+    ),
+    ("GET", "/api/v4/activity"): (lambda w: "/api/v4/activity", None, {"anonymous": 401, "*": 200}),
     ("POST", "/api/v4/merchant/redemptions/fulfil"): (
         lambda w: "/api/v4/merchant/redemptions/fulfil",
         lambda w, user: {"code": w.code},
@@ -213,6 +227,7 @@ def state() -> tuple:
         sorted(MarketListing.objects.values_list("pk", "status", "quantity_remaining")),
         sorted(RedemptionOrder.objects.values_list("pk", "status")),
         JournalEntry.objects.count(),
+        Gift.objects.count(),
     )
 
 
@@ -231,10 +246,12 @@ def test_every_route_answers_each_role_as_the_matrix_says(world):
     for (method, route), (url, body, expected) in sorted(MATRIX.items()):
         for role in ROLES:
             status = expected.get(role, expected["*"])
+            # Every creating POST may carry a retry key (SPEC §8); gifts require one.
+            headers = {"Idempotency-Key": "matrix-1"} if method == "POST" else {}
             with transaction.atomic():
                 before = state()
                 response = getattr(client_as(world, role), method.lower())(
-                    url(world), body(world, world.users.get(role)) if body else None, format="json"
+                    url(world), body(world, world.users.get(role)) if body else None, format="json", headers=headers
                 )
                 if response.status_code != status:
                     wrong.append(f"{method} {route} as {role}: {response.status_code}, expected {status}")
