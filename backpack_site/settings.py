@@ -205,6 +205,13 @@ GIFT_DAILY_AMOUNTS = json.loads(os.environ.get("GIFT_DAILY_AMOUNTS", '{"*": 1000
 if "*" not in GIFT_DAILY_AMOUNTS:
     raise ImproperlyConfigured('GIFT_DAILY_AMOUNTS needs a "*" entry: the daily amount of every asset not named.')
 
+# Webhooks (SPEC §12): delivery of the outbox's events to the endpoints configured in the admin.
+WEBHOOK_TIMEOUT = float(os.environ.get("WEBHOOK_TIMEOUT", "5"))
+WEBHOOK_BACKOFF_BASE_SECONDS = int(os.environ.get("WEBHOOK_BACKOFF_BASE_SECONDS", "30"))
+WEBHOOK_BACKOFF_MAX_SECONDS = int(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
+WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "30"))
+WEBHOOK_ALERT_AFTER_FAILURES = int(os.environ.get("WEBHOOK_ALERT_AFTER_FAILURES", "10"))
+
 # Redemption
 REDEMPTION_CODE_SECRET = os.environ.get("REDEMPTION_CODE_SECRET")
 if not REDEMPTION_CODE_SECRET:

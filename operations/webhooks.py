@@ -1,0 +1,237 @@
+"""Delivery of the outbox's events to the webhook endpoints (SPEC §12): fan out, claim, send, record.
+
+Never inside a business transaction: the business writes only add outbox rows (core.services.event_record),
+and this runs afterwards, in the Celery task `operations.tasks.deliver_webhooks` or `manage.py
+deliver_webhooks`. Each step is its own short transaction, and the HTTP request is made outside any:
+
+1. fan out: each unpublished event becomes a delivery per active endpoint that wants its type (unique per
+   event and endpoint, so two workers fanning out at once make one), and the event is marked published;
+2. claim: due deliveries are taken with one conditional UPDATE that sets the worker's lease token and moves
+   `next_attempt_at` past the batch's worst case (no row locks): another worker's UPDATE finds them not
+   due. A worker killed mid-delivery leaves them to fall due again when the lease runs out, so they are
+   sent again, not lost: delivery is at least once, and receivers dedupe by the event id;
+3. send: a signed JSON POST with a timeout; any 2xx is a success, everything else (redirects too) a failure;
+4. record: the attempt, then the delivery delivered, or due again after an exponential backoff capped at
+   WEBHOOK_BACKOFF_MAX_SECONDS, or given up after WEBHOOK_MAX_ATTEMPTS. An endpoint that fails
+   WEBHOOK_ALERT_AFTER_FAILURES times in a row alerts once, until it succeeds again. Writes never wait on it.
+"""
+
+import json
+import logging
+import secrets
+import time
+import urllib.error
+import urllib.request
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from core.authority import require_permission
+from core.db import in_batches
+from core.selectors import events_unpublished
+from core.services import events_mark_published
+from operations.alerts import alert_fire
+from operations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
+from operations.signatures import HEADER, signature_header
+
+logger = logging.getLogger(__name__)
+
+FAN_OUT_BATCH = 500
+CLAIM_BATCH = 20
+LEASE_MARGIN_SECONDS = 30
+USER_AGENT = "Backpack-Webhooks/1"
+
+
+@dataclass
+class DeliveryRun:
+    """What one run did."""
+
+    published: int = 0
+    delivered: int = 0
+    failed: int = 0
+
+
+def webhook_secret_new() -> str:
+    return secrets.token_hex(32)
+
+
+def webhooks_deliver(*, now: datetime | None = None, max_seconds: float | None = None) -> DeliveryRun:
+    """Fan out the new events, then send every due delivery, a claimed batch at a time, until none is due
+    (or `max_seconds` have passed). `now` fixes the clock, for tests; by default it is read at each step."""
+    run = DeliveryRun(published=events_fan_out(now=now))
+    started = time.monotonic()
+    while max_seconds is None or time.monotonic() - started < max_seconds:
+        claimed = deliveries_claim(now=now or timezone.now(), limit=CLAIM_BATCH)
+        if not claimed:
+            break
+        for delivery in claimed:
+            if delivery_send(delivery, now=now):
+                run.delivered += 1
+            else:
+                run.failed += 1
+    return run
+
+
+def events_fan_out(*, now: datetime | None = None, batch_size: int = FAN_OUT_BATCH) -> int:
+    """Make the deliveries of every unpublished event and mark it published; returns how many events."""
+    return in_batches(lambda size: _fan_out_batch(size, now or timezone.now()), batch_size=batch_size)
+
+
+@transaction.atomic
+def _fan_out_batch(batch_size: int, now: datetime) -> int:
+    events = events_unpublished(limit=batch_size)
+    if not events:
+        return 0
+    endpoints = list(WebhookEndpoint.objects.filter(active=True))
+    WebhookDelivery.objects.bulk_create(
+        [
+            WebhookDelivery(event_id=event["id"], endpoint=endpoint, next_attempt_at=now)
+            for event in events
+            for endpoint in endpoints
+            if endpoint.wants(event["event_type"])
+        ],
+        ignore_conflicts=True,  # another worker fanned the same events out first
+    )
+    events_mark_published(event_ids=[event["id"] for event in events], now=now)
+    return len(events)
+
+
+def deliveries_claim(*, now: datetime, limit: int) -> list[WebhookDelivery]:
+    """Take up to `limit` due deliveries of active endpoints for this worker, with their event and endpoint.
+
+    The lease lasts the batch's worst case (every POST timing out) and a margin.
+    """
+    due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
+    ids = list(due.filter(endpoint__active=True).order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    if not ids:
+        return []
+    token = uuid.uuid4().hex
+    lease = timedelta(seconds=settings.WEBHOOK_TIMEOUT * limit + LEASE_MARGIN_SECONDS)
+    # The claim is this conditional UPDATE: a row another worker claimed meanwhile is no longer due.
+    due.filter(pk__in=ids).update(lease_token=token, next_attempt_at=now + lease, updated_at=now)
+    claimed = WebhookDelivery.objects.filter(pk__in=ids, lease_token=token).select_related("event", "endpoint")
+    return list(claimed.order_by("next_attempt_at", "id"))
+
+
+def delivery_send(delivery: WebhookDelivery, *, now: datetime | None = None) -> bool:
+    """POST a claimed delivery's event to its endpoint, then record the attempt. Whether it was delivered."""
+    body = delivery_body(delivery.event)
+    started_at = now or timezone.now()
+    started = time.perf_counter()
+    status_code, error = _post(delivery.endpoint, body)
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    ok = status_code is not None and 200 <= status_code < 300
+    if not ok and not error:
+        error = f"HTTP {status_code}"
+    alert = _attempt_record(
+        delivery, ok=ok, status_code=status_code, error=error, started_at=started_at, duration_ms=duration_ms
+    )
+    if alert:
+        endpoint = delivery.endpoint
+        alert_fire(
+            source="webhook_endpoint",
+            message=f"Webhook endpoint {endpoint.url} failed {settings.WEBHOOK_ALERT_AFTER_FAILURES} deliveries in a row.",
+            details={"endpoint_id": endpoint.pk, "url": endpoint.url, "last_error": error},
+        )
+    return ok
+
+
+def delivery_body(event) -> bytes:
+    """The JSON of an event as receivers get it: {id, type, created_at, data}, the same bytes at every attempt."""
+    payload = {"id": event.pk, "type": event.event_type, "created_at": event.created_at, "data": event.data}
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    """A redirect is a failure: the signed body goes to the configured URL or nowhere."""
+
+    def redirect_request(self, req, fp, code, msg, headers, newurl):
+        return None
+
+
+_opener = urllib.request.build_opener(_NoRedirects)
+
+
+def _post(endpoint: WebhookEndpoint, body: bytes) -> tuple[int | None, str]:
+    """(HTTP status, error text): the status is None when no response came (refused, timed out, …)."""
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": USER_AGENT,
+        HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=int(time.time())),
+    }
+    request = urllib.request.Request(endpoint.url, data=body, headers=headers, method="POST")
+    try:
+        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
+            response.read(65536)
+            return response.status, ""
+    except urllib.error.HTTPError as answer:
+        answer.close()
+        return answer.code, ""
+    except Exception as failure:  # refused, reset, timed out, bad URL: all mean "try again later"
+        return None, f"{type(failure).__name__}: {failure}"[:200]
+
+
+def backoff(attempts: int) -> timedelta:
+    """The wait after the `attempts`-th failure: base * 2^(attempts - 1), at most the cap."""
+    seconds = settings.WEBHOOK_BACKOFF_BASE_SECONDS * 2 ** min(attempts - 1, 32)
+    return timedelta(seconds=min(seconds, settings.WEBHOOK_BACKOFF_MAX_SECONDS))
+
+
+@transaction.atomic
+def _attempt_record(
+    delivery: WebhookDelivery, *, ok: bool, status_code: int | None, error: str, started_at: datetime, duration_ms: int
+) -> bool:
+    """Store the attempt and its outcome; whether the endpoint just crossed the failures that alert."""
+    now = started_at + timedelta(milliseconds=duration_ms)
+    number = delivery.attempt_count + 1
+    WebhookAttempt.objects.create(
+        delivery=delivery,
+        number=number,
+        started_at=started_at,
+        duration_ms=duration_ms,
+        status_code=status_code,
+        ok=ok,
+        error=error,
+    )
+    outcome = {"attempt_count": number, "last_status_code": status_code, "last_error": error, "lease_token": None}
+    if ok:
+        outcome |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
+    elif number >= settings.WEBHOOK_MAX_ATTEMPTS:
+        outcome |= {"status": DeliveryStatus.FAILED}
+        logger.warning("webhook delivery %s gave up after %s attempts: %s", delivery.pk, number, error)
+    else:
+        outcome |= {"next_attempt_at": now + backoff(number)}
+    # Only under this worker's lease: if it ran out and another worker claimed the delivery, that one owns it.
+    WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(**outcome, updated_at=now)
+
+    endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
+    if ok:
+        endpoints.filter(Q(consecutive_failures__gt=0) | Q(alerted_at__isnull=False)).update(
+            consecutive_failures=0, alerted_at=None
+        )
+        return False
+    endpoints.update(consecutive_failures=F("consecutive_failures") + 1)
+    return bool(
+        endpoints.filter(
+            alerted_at__isnull=True, consecutive_failures__gte=settings.WEBHOOK_ALERT_AFTER_FAILURES
+        ).update(alerted_at=now)
+    )
+
+
+def deliveries_retry_now(*, actor, delivery_ids) -> int:
+    """Make pending or given-up deliveries due at once (the admin's "retry now"); returns how many.
+
+    They are sent by the next run of the delivery task (every minute), or at once by `manage.py deliver_webhooks`.
+    """
+    require_permission(actor, "operations.retry_webhookdelivery")
+    now = timezone.now()
+    retried = WebhookDelivery.objects.filter(pk__in=delivery_ids).exclude(status=DeliveryStatus.DELIVERED)
+    count = retried.update(status=DeliveryStatus.PENDING, next_attempt_at=now, lease_token=None, updated_at=now)
+    logger.info("webhook deliveries %s retried now by %s", list(delivery_ids)[:20], actor.get_username())
+    return count
