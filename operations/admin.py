@@ -1,5 +1,6 @@
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import models, transaction
 from django.template.response import TemplateResponse
 from django.urls import path
 
@@ -51,6 +52,7 @@ class WebhookEndpointAdmin(admin.ModelAdmin):
     list_filter = ("active",)
     search_fields = ("url", "description")
     readonly_fields = ("consecutive_failures", "alerted_at", "created_at", "updated_at")
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_delete_permission(self, request, obj=None):
         return False  # their deliveries are history: switch an endpoint off instead
@@ -103,4 +105,4 @@ class WebhookDeliveryAdmin(ReadOnlyModelAdmin):
     def retry_now(self, request, queryset):
         count = deliveries_retry_now(actor=request.user, delivery_ids=list(queryset.values_list("pk", flat=True)))
         self.message_user(request, f"{count} deliveries are due now; delivered ones were left alone.", messages.SUCCESS)
-        webhooks_kick()
+        transaction.on_commit(webhooks_kick)

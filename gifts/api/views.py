@@ -47,6 +47,8 @@ class GiftViewSet(ListModelMixin, ApiViewSet):
 class ActivityViewSet(ApiViewSet):
     """The caller's activity feed: newest first, forward cursor pages."""
 
+    pagination_class = None  # the feed merges three streams and pages them itself (gifts.selectors.activity_page)
+
     @extend_schema(parameters=[ActivityFilterSerializer], responses=ActivityPageOutputSerializer)
     def show(self, request):
         filters = ActivityFilterSerializer(data=request.query_params)

@@ -26,6 +26,11 @@ def operator_client(client):
         "operations_reconciliationrun_changelist",
         "operations_reconciliationrun_dashboard",
         "legacy_inventory_retirement_changelist",
+        "operations_webhookendpoint_changelist",
+        "operations_webhookendpoint_add",  # configuring where events go
+        "operations_webhookdelivery_changelist",
+        "core_outboxevent_changelist",
+        "gifts_gift_changelist",
     ],
 )
 def test_an_operator_opens_what_the_role_allows(operator_client, name):
@@ -41,6 +46,7 @@ def test_an_operator_opens_what_the_role_allows(operator_client, name):
         "core_issuerkey_add",
         "ledger_issuancelimit_add",
         "auth_user_changelist",
+        "gifts_gift_add",  # gifts are the customers' own
     ],
 )
 def test_an_operator_cannot_open_what_the_role_does_not_allow(operator_client, name):
