@@ -10,8 +10,9 @@ deliver_webhooks`. Each step is its own short transaction, and the HTTP request 
    `next_attempt_at` past the batch's worst case (no row locks): another worker's UPDATE finds them not
    due. A worker killed mid-delivery leaves them to fall due again when the lease runs out, so they are
    sent again, not lost: delivery is at least once, and receivers dedupe by the event id;
-3. send: a signed JSON POST with a timeout; any 2xx is a success, everything else (redirects too) a failure;
-4. record: the attempt, then the delivery delivered, or due again after an exponential backoff capped at
+3. send: a signed JSON POST with a timeout, several of a batch at once; any 2xx is a success, everything
+   else (redirects too) a failure;
+4. record, one transaction per batch: the attempts, then each delivery delivered, or due again after an exponential backoff capped at
    WEBHOOK_BACKOFF_MAX_SECONDS, or given up after WEBHOOK_MAX_ATTEMPTS. An endpoint that fails
    WEBHOOK_ALERT_AFTER_FAILURES times in a row alerts once, until it succeeds again. Writes never wait on it.
 """
@@ -23,13 +24,14 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from core.authority import require_permission
@@ -44,6 +46,7 @@ logger = logging.getLogger(__name__)
 
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 20
+SEND_THREADS = 8
 LEASE_MARGIN_SECONDS = 30
 USER_AGENT = "Backpack-Webhooks/1"
 
@@ -70,11 +73,9 @@ def webhooks_deliver(*, now: datetime | None = None, max_seconds: float | None =
         claimed = deliveries_claim(now=now or timezone.now(), limit=CLAIM_BATCH)
         if not claimed:
             break
-        for delivery in claimed:
-            if delivery_send(delivery, now=now):
-                run.delivered += 1
-            else:
-                run.failed += 1
+        delivered = deliveries_send(claimed, now=now)
+        run.delivered += delivered
+        run.failed += len(claimed) - delivered
     return run
 
 
@@ -119,27 +120,44 @@ def deliveries_claim(*, now: datetime, limit: int) -> list[WebhookDelivery]:
     return list(claimed.order_by("next_attempt_at", "id"))
 
 
-def delivery_send(delivery: WebhookDelivery, *, now: datetime | None = None) -> bool:
-    """POST a claimed delivery's event to its endpoint, then record the attempt. Whether it was delivered."""
-    body = delivery_body(delivery.event)
-    started_at = now or timezone.now()
-    started = time.perf_counter()
-    status_code, error = _post(delivery.endpoint, body)
-    duration_ms = round((time.perf_counter() - started) * 1000)
-    ok = status_code is not None and 200 <= status_code < 300
-    if not ok and not error:
-        error = f"HTTP {status_code}"
-    alert = _attempt_record(
-        delivery, ok=ok, status_code=status_code, error=error, started_at=started_at, duration_ms=duration_ms
-    )
-    if alert:
-        endpoint = delivery.endpoint
+@dataclass(frozen=True)
+class Outcome:
+    """What one POST of a claimed delivery came to."""
+
+    delivery: WebhookDelivery
+    started_at: datetime
+    duration_ms: int
+    status_code: int | None
+    error: str
+
+    @property
+    def ok(self) -> bool:
+        return self.status_code is not None and 200 <= self.status_code < 300
+
+
+def deliveries_send(claimed: list[WebhookDelivery], *, now: datetime | None = None) -> int:
+    """POST a claimed batch, up to SEND_THREADS at once (a slow endpoint delays only its own), then record
+    every attempt in one transaction and alert for the endpoints that just crossed the threshold.
+    Returns how many were delivered."""
+    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
+        outcomes = list(pool.map(lambda delivery: _send(delivery, now), claimed))
+    for endpoint, error in _outcomes_record(outcomes):
         alert_fire(
             source="webhook_endpoint",
             message=f"Webhook endpoint {endpoint.url} failed {settings.WEBHOOK_ALERT_AFTER_FAILURES} deliveries in a row.",
             details={"endpoint_id": endpoint.pk, "url": endpoint.url, "last_error": error},
         )
-    return ok
+    return sum(outcome.ok for outcome in outcomes)
+
+
+def _send(delivery: WebhookDelivery, now: datetime | None) -> Outcome:
+    started_at = now or timezone.now()
+    started = time.perf_counter()
+    status_code, error = _post(delivery.endpoint, delivery_body(delivery.event))
+    duration_ms = round((time.perf_counter() - started) * 1000)
+    if not error and not 200 <= status_code < 300:
+        error = f"HTTP {status_code}"
+    return Outcome(delivery, started_at, duration_ms, status_code, error)
 
 
 def delivery_body(event) -> bytes:
@@ -184,43 +202,56 @@ def backoff(attempts: int) -> timedelta:
 
 
 @transaction.atomic
-def _attempt_record(
-    delivery: WebhookDelivery, *, ok: bool, status_code: int | None, error: str, started_at: datetime, duration_ms: int
-) -> bool:
-    """Store the attempt and its outcome; whether the endpoint just crossed the failures that alert."""
-    now = started_at + timedelta(milliseconds=duration_ms)
-    number = delivery.attempt_count + 1
-    WebhookAttempt.objects.create(
-        delivery=delivery,
-        number=number,
-        started_at=started_at,
-        duration_ms=duration_ms,
-        status_code=status_code,
-        ok=ok,
-        error=error,
-    )
-    outcome = {"attempt_count": number, "last_status_code": status_code, "last_error": error, "lease_token": None}
-    if ok:
-        outcome |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
-    elif number >= settings.WEBHOOK_MAX_ATTEMPTS:
-        outcome |= {"status": DeliveryStatus.FAILED}
-        logger.warning("webhook delivery %s gave up after %s attempts: %s", delivery.pk, number, error)
-    else:
-        outcome |= {"next_attempt_at": now + backoff(number)}
-    # Only under this worker's lease: if it ran out and another worker claimed the delivery, that one owns it.
-    WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(**outcome, updated_at=now)
-
-    endpoints = WebhookEndpoint.objects.filter(pk=delivery.endpoint_id)
-    if ok:
-        endpoints.filter(Q(consecutive_failures__gt=0) | Q(alerted_at__isnull=False)).update(
-            consecutive_failures=0, alerted_at=None
+def _outcomes_record(outcomes: list[Outcome]) -> list[tuple[WebhookEndpoint, str]]:
+    """Store the attempts and their deliveries' new state; return the endpoints (with their last error)
+    that just crossed WEBHOOK_ALERT_AFTER_FAILURES failures in a row."""
+    WebhookAttempt.objects.bulk_create(
+        WebhookAttempt(
+            delivery=outcome.delivery,
+            number=outcome.delivery.attempt_count + 1,
+            started_at=outcome.started_at,
+            duration_ms=outcome.duration_ms,
+            status_code=outcome.status_code,
+            ok=outcome.ok,
+            error=outcome.error,
         )
-        return False
-    endpoints.update(consecutive_failures=F("consecutive_failures") + 1)
-    return bool(
-        endpoints.filter(
-            alerted_at__isnull=True, consecutive_failures__gte=settings.WEBHOOK_ALERT_AFTER_FAILURES
-        ).update(alerted_at=now)
+        for outcome in outcomes
+    )
+    streaks = {}  # endpoint id -> (failures since its last success in this batch, whether it had one)
+    for outcome in outcomes:
+        _delivery_update(outcome)
+        failures, reset = streaks.get(outcome.delivery.endpoint_id, (0, False))
+        streaks[outcome.delivery.endpoint_id] = (0, True) if outcome.ok else (failures + 1, reset)
+    crossed = []
+    for endpoint_id, (failures, reset) in sorted(streaks.items()):
+        endpoints = WebhookEndpoint.objects.filter(pk=endpoint_id)
+        if reset:  # it answered: a new outage will alert again
+            endpoints.update(consecutive_failures=failures, alerted_at=None)
+        elif failures:
+            endpoints.update(consecutive_failures=F("consecutive_failures") + failures)
+        threshold = settings.WEBHOOK_ALERT_AFTER_FAILURES
+        if failures and endpoints.filter(alerted_at__isnull=True, consecutive_failures__gte=threshold).update(
+            alerted_at=timezone.now()
+        ):
+            last = next(o for o in reversed(outcomes) if o.delivery.endpoint_id == endpoint_id)
+            crossed.append((last.delivery.endpoint, last.error))
+    return crossed
+
+
+def _delivery_update(outcome: Outcome) -> None:
+    delivery, number = outcome.delivery, outcome.delivery.attempt_count + 1
+    now = outcome.started_at + timedelta(milliseconds=outcome.duration_ms)
+    state = {"attempt_count": number, "last_status_code": outcome.status_code, "last_error": outcome.error}
+    if outcome.ok:
+        state |= {"status": DeliveryStatus.DELIVERED, "delivered_at": now}
+    elif number >= settings.WEBHOOK_MAX_ATTEMPTS:
+        state |= {"status": DeliveryStatus.FAILED}
+        logger.warning("webhook delivery %s gave up after %s attempts: %s", delivery.pk, number, outcome.error)
+    else:
+        state |= {"next_attempt_at": now + backoff(number)}
+    # Only under this worker's lease: if it ran out and another worker claimed the delivery, that one owns it.
+    WebhookDelivery.objects.filter(pk=delivery.pk, lease_token=delivery.lease_token).update(
+        **state, lease_token=None, updated_at=now
     )
 
 
