@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from gifts.api.serializers import (
 )
 
 
-@extend_schema(parameters=[GiftFilterSerializer])
+@extend_schema_view(list=extend_schema(parameters=[GiftFilterSerializer]))
 class GiftViewSet(ListModelMixin, ApiViewSet):
     serializer_class = GiftOutputSerializer
 
@@ -28,10 +28,7 @@ class GiftViewSet(ListModelMixin, ApiViewSet):
     @extend_schema(
         request=GiftCreateInputSerializer,
         responses={201: GiftOutputSerializer, 200: GiftOutputSerializer},
-        parameters=[
-            GiftFilterSerializer,
-            OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True),
-        ],
+        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=True)],
     )
     def create(self, request):
         key = request.headers.get("Idempotency-Key")
