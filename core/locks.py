@@ -4,6 +4,8 @@ Every transaction that takes row locks takes them in this order, and within a cl
 primary key (balance rows by account id, then asset code), so two transactions never wait
 on each other in a circle:
 
+0. the caller's Idempotency-Key claim (core/idempotency.py): a unique insert, so a concurrent
+   request with the same key waits here, before it takes anything else;
 1. the seller's user row (listing creation only: it guards the open-listing cap);
 2. domain rows: a market listing or a redemption order, then the item instance; an issuer's
    issuance counter of the day;
