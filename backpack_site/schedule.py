@@ -21,4 +21,6 @@ PERIODIC_TASKS = [
     Periodic(name="expire listings", task="market.tasks.expire_listings", minute="10"),
     Periodic(name="expire redemption orders", task="redemption.tasks.expire_redemption_orders", minute="0"),
     Periodic(name="check redemption failure rate", task="operations.tasks.check_redemption_failure_rate", minute="15"),
+    Periodic(name="purge idempotency records", task="core.tasks.purge_idempotency_records", minute="30", hour="3"),
+    Periodic(name="flush expired refresh tokens", task="core.tasks.flush_expired_tokens", minute="40", hour="3"),
 ]
