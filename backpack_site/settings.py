@@ -35,7 +35,7 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "backpack_site.apps.BackpackAdminConfig",  # django.contrib.admin, as the back office
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -201,6 +201,10 @@ REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS = int(os.environ.get("REDEMPTION_FAILURE_A
 ISSUANCE_LIMITS = json.loads(os.environ.get("ISSUANCE_LIMITS", '{"*": {"per_grant": 100000, "per_day": 10000000}}'))
 if "*" not in ISSUANCE_LIMITS:
     raise ImproperlyConfigured('ISSUANCE_LIMITS needs a "*" entry: the limits of every asset not named.')
+
+# Money: vouchers' face values (meta.value) are integers in minor units of this currency.
+CURRENCY_SYMBOL = os.environ.get("CURRENCY_SYMBOL", "¥")
+CURRENCY_DECIMALS = int(os.environ.get("CURRENCY_DECIMALS", "2"))
 
 # Market
 MARKET_FEE_BPS = int(os.environ.get("MARKET_FEE_BPS", "500"))

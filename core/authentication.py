@@ -1,4 +1,5 @@
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from core.models import IssuerKey
@@ -28,3 +29,18 @@ class IssuerKeyAuthentication(authentication.BaseAuthentication):
 
     def authenticate_header(self, request):
         return KEYWORD
+
+
+class IssuerKeyScheme(OpenApiAuthenticationExtension):
+    """Documents the issuer's key in the OpenAPI schema."""
+
+    target_class = IssuerKeyAuthentication
+    name = "IssuerApiKey"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "Prize issuers only: `Api-Key <key>`.",
+        }

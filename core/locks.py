@@ -21,7 +21,13 @@ locks one class of rows: a join would let the optimizer choose the order.
 
 from django.db.models import QuerySet
 
+from core.models import IssuerKey
+
 
 def in_lock_order(rows: QuerySet) -> QuerySet:
     """`rows`, to be locked in primary-key order when evaluated (inside the caller's transaction)."""
     return rows.select_for_update().order_by("pk")
+
+
+def issuer_key_lock(*, key_id: str) -> IssuerKey:
+    return IssuerKey.objects.select_for_update().get(pk=key_id)

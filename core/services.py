@@ -9,6 +9,7 @@ from django.db import IntegrityError, transaction
 
 from core.db import in_batches
 from core.errors import IdempotencyKeyReused
+from core.locks import issuer_key_lock
 from core.models import IdempotencyRecord, IssuerKey
 
 
@@ -20,7 +21,7 @@ def issuer_key_create(*, issuer_id: int, name: str) -> tuple[IssuerKey, str]:
 @transaction.atomic
 def issuer_key_rotate(*, key_id: str) -> tuple[IssuerKey, str]:
     """Replace a key: a new one with the same issuer, name and expiry; the old one is revoked at once."""
-    old = IssuerKey.objects.select_for_update().get(pk=key_id)
+    old = issuer_key_lock(key_id=key_id)
     new, plain = IssuerKey.objects.create_key(issuer_id=old.issuer_id, name=old.name, expiry_date=old.expiry_date)
     old.revoked = True
     old.save(update_fields=["revoked"])

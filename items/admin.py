@@ -5,6 +5,7 @@ from django.contrib import admin, messages
 
 from core.admin_tools import ReadOnlyTabularInline
 from core.errors import BackpackError
+from core.money import money
 from items.models import ItemInstance, ItemInstanceEvent
 from items.services import item_expire, item_grant
 
@@ -30,7 +31,7 @@ class ItemGrantForm(forms.ModelForm):
 class ItemInstanceAdmin(admin.ModelAdmin):
     """Items are read-only here; staff grant new ones with the add form and expire them with an action."""
 
-    list_display = ("id", "name", "item_type", "status", "owner", "locked_by", "expires_at", "created_at")
+    list_display = ("id", "name", "item_type", "face_value", "status", "owner", "locked_by", "expires_at", "created_at")
     list_filter = ("item_type", "status", "source")
     search_fields = ("name", "owner__username", "owner__email", "=id")
     list_select_related = ("owner",)
@@ -38,6 +39,11 @@ class ItemInstanceAdmin(admin.ModelAdmin):
     inlines = [ItemEventInline]
     actions = ["expire_now"]
     form = ItemGrantForm
+
+    @admin.display(description="Value")
+    def face_value(self, item):
+        """`meta.value` is the voucher's face value in minor units: shown as money."""
+        return money(item.meta.get("value")) if isinstance(item.meta, dict) else ""
 
     def has_change_permission(self, request, obj=None):
         return False

@@ -39,3 +39,8 @@ class HoldAmountExceeded(Conflict):
 class IssuanceLimitExceeded(Conflict):
     code = "issuance_limit_exceeded"
     default_message = "The grant is over the issuer's limit for this asset; nothing was granted."
+
+
+class AssetNotFound(NotFound):
+    code = "asset_not_found"
+    default_message = "No asset has this code."

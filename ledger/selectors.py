@@ -3,6 +3,7 @@
 from django.conf import settings
 from django.db.models import F, QuerySet, Sum
 
+from ledger.exceptions import AssetNotFound
 from ledger.models import AssetType, Balance, Hold, HoldStatus, IssuanceLimit, JournalLeg
 
 BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
@@ -93,3 +94,21 @@ def issuance_limit(*, issuer_id: int, asset_code: str) -> tuple[int, int]:
         return override
     defaults = settings.ISSUANCE_LIMITS.get(asset_code, settings.ISSUANCE_LIMITS["*"])
     return defaults["per_grant"], defaults["per_day"]
+
+
+def asset_get(*, asset_code: str) -> dict:
+    """One asset of the catalog, its code matched exactly (`diamond` is not `DIAMOND`, whatever the collation)."""
+    row = AssetType.objects.filter(pk=asset_code).values("asset_code", "name", "icon", "is_tradable").first()
+    if row is None or row["asset_code"] != asset_code:
+        raise AssetNotFound(asset_code=asset_code)
+    return row
+
+
+def assets_tradable() -> QuerySet:
+    """The tradable assets in catalog order: a queryset for other apps to annotate (one row per asset)."""
+    return AssetType.objects.filter(is_tradable=True).order_by("display_order", "asset_code")
+
+
+def asset_codes() -> list[str]:
+    """Every asset code of the catalog, in catalog order (price assets for forms)."""
+    return list(AssetType.objects.order_by("display_order", "asset_code").values_list("asset_code", flat=True))

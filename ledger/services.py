@@ -516,7 +516,13 @@ def hold_create(
 
 @atomic_with_retry
 def hold_release(
-    *, hold_id: int, business_type: str, business_id: str, amount: int | None = None, meta: dict | None = None
+    *,
+    hold_id: int,
+    business_type: str,
+    business_id: str,
+    amount: int | None = None,
+    meta: dict | None = None,
+    actor_id: int | None = None,
 ) -> PostResult:
     """Unfreeze part of a hold (all that remains by default) back to available."""
     return entry_post(
@@ -525,6 +531,7 @@ def hold_release(
         legs=[],
         hold_changes=[HoldChange(hold_id=hold_id, amount=amount, release=True)],
         meta=meta,
+        actor_id=actor_id,
     )
 
 

@@ -1,5 +1,6 @@
 """The legacy single-table inventory and the record of where each of its rows went."""
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
@@ -110,3 +111,24 @@ class MigrationRound(models.Model):
 
     def __str__(self):
         return f"round {self.number}"
+
+
+class RetirementAction(models.TextChoices):
+    RETIRE = "retire", "Renamed to deprecated"
+    DROP = "drop", "Dropped"
+
+
+class Retirement(models.Model):
+    """Who retired or dropped which legacy table, and when: the record of an operator action."""
+
+    action = models.CharField(max_length=8, choices=RetirementAction.choices)
+    table_name = models.CharField(max_length=64)
+    actor = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "legacy_inventory_retirements"
+        permissions = [("retire_inventory", "Can retire and drop the legacy user_inventory table")]
+
+    def __str__(self):
+        return f"{self.action} {self.table_name} by {self.actor}"

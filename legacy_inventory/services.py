@@ -14,12 +14,22 @@ from datetime import date, timedelta
 from django.contrib.auth import get_user_model
 from django.db import connection, transaction
 
+from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert
 from items.services import ImportedItem, items_import, items_remove_imported
 from ledger.exceptions import InsufficientBalance
 from ledger.models import SystemAccount
 from ledger.services import EntrySpec, Leg, accounts_for_users, entries_post_batch, system_account_id
-from legacy_inventory.models import DONE_OUTCOMES, LegacyInventory, MigrationRecord, MigrationRound, Outcome, Track
+from legacy_inventory.models import (
+    DONE_OUTCOMES,
+    LegacyInventory,
+    MigrationRecord,
+    MigrationRound,
+    Outcome,
+    Retirement,
+    RetirementAction,
+    Track,
+)
 from legacy_inventory.rules import Plan, item_meta, plan_row
 from redemption.services import PastRedemption, orders_import_fulfilled, orders_remove_imported
 
@@ -247,11 +257,13 @@ def legacy_table_exists() -> bool:
     return LegacyInventory._meta.db_table in connection.introspection.table_names()
 
 
-def inventory_table_retire(*, today: date) -> str:
-    """Rename user_inventory to _deprecated_user_inventory_<YYYYMMDD>; returns the new name."""
+def inventory_table_retire(*, actor, today: date) -> str:
+    """Rename user_inventory to _deprecated_user_inventory_<YYYYMMDD>, recording who; returns the new name."""
+    require_permission(actor, "legacy_inventory.retire_inventory")
     new_name = f"{DEPRECATED_PREFIX}{today:%Y%m%d}"
     with connection.schema_editor() as editor:
         editor.alter_db_table(LegacyInventory, LegacyInventory._meta.db_table, new_name)
+    Retirement.objects.create(action=RetirementAction.RETIRE, table_name=new_name, actor=actor)
     return new_name
 
 
@@ -267,9 +279,11 @@ def deprecated_tables(*, today: date) -> list[tuple[str, date, bool]]:
     return sorted(found)
 
 
-def deprecated_table_drop(*, name: str, today: date) -> None:
+def deprecated_table_drop(*, actor, name: str, today: date) -> None:
+    require_permission(actor, "legacy_inventory.retire_inventory")
     droppable = {table for table, _, old_enough in deprecated_tables(today=today) if old_enough}
     if name not in droppable:
         raise ValueError(f"{name} is not a retired legacy table at least {DROP_AFTER_DAYS} days old.")
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE {connection.ops.quote_name(name)}")
+    Retirement.objects.create(action=RetirementAction.DROP, table_name=name, actor=actor)

@@ -1,9 +1,40 @@
+from datetime import timedelta
+
+from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils import timezone
 
 from core.admin_tools import ReadOnlyModelAdmin
 from core.errors import BackpackError
+from ledger.selectors import asset_codes, assets_tradable
+from market.charts import price_charts
 from market.models import ListingStatus, MarketListing, MarketTrade
+from market.price_selectors import DAY, HOUR, market_summary, order_book
 from market.services import listing_cancel
+
+# The chart page's ranges: (label, interval, span).
+CHART_RANGES = {
+    "24h": ("Last 24 hours, hourly", HOUR, timedelta(hours=24)),
+    "7d": ("Last 7 days, hourly", HOUR, timedelta(days=7)),
+    "30d": ("Last 30 days, daily", DAY, timedelta(days=30)),
+    "365d": ("Last 365 days, daily", DAY, timedelta(days=365)),
+}
+
+
+class PriceChartForm(forms.Form):
+    asset = forms.ChoiceField()
+    price_asset = forms.ChoiceField(initial="DIAMOND")
+    range = forms.ChoiceField(choices=[(key, label) for key, (label, _, _) in CHART_RANGES.items()], initial="30d")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        tradable = list(assets_tradable().values_list("asset_code", flat=True))
+        self.fields["asset"].choices = [(code, code) for code in tradable]
+        self.fields["asset"].initial = tradable[0] if tradable else None
+        self.fields["price_asset"].choices = [(code, code) for code in asset_codes()]
 
 
 @admin.register(MarketListing)
@@ -61,3 +92,34 @@ class MarketTradeAdmin(ReadOnlyModelAdmin):
     list_filter = ("price_asset", "listing__listing_type", "created_at")
     search_fields = ("=id", "=listing__id", "buyer__username", "seller__username", "idempotency_key")
     list_select_related = ("listing", "buyer", "seller", "entry", "price_asset")
+
+    def get_urls(self):
+        prices = path("prices/", self.admin_site.admin_view(self.prices_view), name="market_markettrade_prices")
+        return [prices, *super().get_urls()]
+
+    def prices_view(self, request):
+        """A price and volume chart of one asset, with its summary and the cheapest asks."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        form = PriceChartForm(request.GET or None)
+        choice = form.cleaned_data if form.is_valid() else {name: form[name].initial for name in form.fields}
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Market prices",
+            "opts": self.model._meta,
+            "form": form,
+        }
+        if choice["asset"]:
+            label, interval, span = CHART_RANGES[choice["range"]]
+            now = timezone.now()
+            asset, price_asset = choice["asset"], choice["price_asset"]
+            summary = market_summary(price_asset_code=price_asset, now=now) if asset != price_asset else []
+            context.update(
+                range_label=label,
+                charts=price_charts(
+                    asset_code=asset, price_asset_code=price_asset, interval=interval, since=now - span, until=now
+                ),
+                summary=next((row for row in summary if row["asset_code"] == asset), None),
+                book=order_book(asset_code=asset, price_asset_code=price_asset, depth=10, now=now),
+            )
+        return TemplateResponse(request, "admin/market/markettrade/prices.html", context)

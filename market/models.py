@@ -137,6 +137,8 @@ class MarketTrade(models.Model):
             models.Index(fields=["buyer", "id"], name="trade_buyer"),
             models.Index(fields=["seller", "id"], name="trade_seller"),
             models.Index(fields=["created_at"], name="trade_time"),  # the dashboard's last 24 hours
+            # Price history and the summary: one price asset's trades in a time range (market.price_selectors).
+            models.Index(fields=["price_asset", "created_at"], name="trade_price_time"),
         ]
         constraints = [
             models.UniqueConstraint(fields=["buyer", "idempotency_key"], name="trade_unique_buyer_key"),

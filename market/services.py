@@ -301,6 +301,7 @@ def _close(listing: MarketListing, status: ListingStatus, *, actor_id: int | Non
             business_type=f"market_listing_{status}",
             business_id=str(listing.pk),
             meta={"listing_id": listing.pk},
+            actor_id=actor_id,
         )
     else:
         item_unlock(item_id=listing.item_instance_id, locked_by=listing.lock_reference, actor_id=actor_id)

@@ -4,13 +4,17 @@ from datetime import datetime, timedelta
 
 from django.utils import timezone
 
+from core.timeseries import days_ending, local_day, local_midnight
+from market.price_selectors import trade_totals_by_day
 from market.selectors import trade_totals_by_price_asset
+from operations.charts import CHART_DAYS, dashboard_charts
 from operations.models import ReconciliationRun, RunStatus
-from redemption.selectors import attempt_stats
+from redemption.selectors import attempt_stats, attempt_stats_by_day
 
 RUN_COLUMNS = ("id", "status", "started_at", "finished_at", "discrepancy_count")
 REDEMPTION_WINDOWS = (("Last hour", timedelta(hours=1)), ("Last 24 hours", timedelta(hours=24)))
 TRADE_WINDOW = timedelta(hours=24)
+MAX_CHARTED_RUNS = 1000
 
 
 def reconciliation_runs_recent(*, limit: int = 30) -> list[dict]:
@@ -21,8 +25,14 @@ def reconciliation_runs_recent(*, limit: int = 30) -> list[dict]:
     return runs
 
 
+def reconciliation_runs_since(*, since: datetime) -> list[dict]:
+    """The runs started since a time, oldest first (at most MAX_CHARTED_RUNS, the latest ones): one query."""
+    runs = ReconciliationRun.objects.filter(started_at__gte=since).order_by("-started_at", "-id")
+    return list(reversed(runs.values("started_at", "status", "discrepancy_count")[:MAX_CHARTED_RUNS]))
+
+
 def operations_dashboard(*, now: datetime | None = None) -> dict:
-    """Everything the dashboard shows, in a fixed number of queries (one per table and window)."""
+    """Everything the dashboard shows, in a fixed number of queries (one per table and window, one per chart)."""
     now = now or timezone.now()
     runs = reconciliation_runs_recent()
     redemption = []
@@ -43,4 +53,17 @@ def operations_dashboard(*, now: datetime | None = None) -> dict:
         "runs": runs,
         "redemption": redemption,
         "trades": trade_totals_by_price_asset(since=now - TRADE_WINDOW),
+        "charts": dashboard_charts_last_days(now=now),
     }
+
+
+def dashboard_charts_last_days(*, now: datetime) -> dict:
+    """The dashboard's charts over the last CHART_DAYS days of TIME_ZONE, today included: three queries."""
+    days = days_ending(today=local_day(now), count=CHART_DAYS)
+    since = local_midnight(days[0])
+    return dashboard_charts(
+        days=days,
+        trades=trade_totals_by_day(since=since, until=now),
+        attempts=attempt_stats_by_day(since=since, until=now),
+        runs=reconciliation_runs_since(since=since),
+    )

@@ -2,11 +2,15 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.template.response import TemplateResponse
 from django.urls import path
+from django.utils import timezone
 
 from core.admin_tools import ReadOnlyModelAdmin
 from core.errors import BackpackError
+from core.money import money
+from core.timeseries import local_midnight
 from redemption import selectors, services
 from redemption.models import CodeVerification, Merchant, RedemptionAttempt, RedemptionOrder
+from redemption.settlement import settlement_view
 
 VERIFY_PERMISSION = "redemption.verify_code"
 
@@ -25,6 +29,20 @@ class MerchantAdmin(admin.ModelAdmin):
     def has_delete_permission(self, request, obj=None):
         return False
 
+    def get_urls(self):
+        settlement = path(
+            "settlement/",
+            self.admin_site.admin_view(self.settlement_view),
+            name="redemption_merchant_settlement",
+        )
+        return [settlement, *super().get_urls()]
+
+    def settlement_view(self, request):
+        """Redemptions per merchant for a period, by voucher, with CSV export: for whoever may read orders."""
+        if not request.user.has_perm("redemption.view_redemptionorder"):
+            raise PermissionDenied
+        return settlement_view(request, context={**self.admin_site.each_context(request), "opts": self.opts})
+
     def save_related(self, request, form, formsets, change):
         super().save_related(request, form, formsets, change)
         # Staff added here also get the verify page (the "merchant staff" group).
@@ -37,6 +55,7 @@ class RedemptionOrderAdmin(ReadOnlyModelAdmin):
     list_display = (
         "order_id",
         "item_instance",
+        "value",
         "customer",
         "status",
         "merchant",
@@ -44,20 +63,27 @@ class RedemptionOrderAdmin(ReadOnlyModelAdmin):
         "expires_at",
         "fulfilled_at",
     )
-    list_filter = ("status", "merchant")
+    # Dates filter by ranges: a date_hierarchy truncates in SQL with CONVERT_TZ, which fails
+    # ("invalid datetime value") on a MariaDB without time-zone tables.
+    list_filter = ("status", "merchant", "created_at", "fulfilled_at")
     search_fields = ("=order_id", "customer__username", "customer__email", "item_instance__name")
     list_select_related = ("item_instance", "customer", "merchant", "redeemer")
     exclude = ("code_hash",)
-    date_hierarchy = "created_at"
+
+    @admin.display(description="Value")
+    def value(self, order):
+        """As money: the face value recorded at fulfilment, else the item's `meta.value` today."""
+        if order.face_value is not None:
+            return money(order.face_value)
+        return money(order.item_instance.meta.get("value")) if isinstance(order.item_instance.meta, dict) else ""
 
 
 @admin.register(RedemptionAttempt)
 class RedemptionAttemptAdmin(ReadOnlyModelAdmin):
     list_display = ("created_at", "kind", "outcome", "staff_user", "merchant", "ip", "order")
-    list_filter = ("outcome", "kind", "merchant")
+    list_filter = ("outcome", "kind", "merchant", "created_at")  # no date_hierarchy: see the orders
     search_fields = ("staff_user__username", "=ip")
     list_select_related = ("staff_user", "merchant", "order")
-    date_hierarchy = "created_at"
 
 
 @admin.register(CodeVerification)
@@ -110,5 +136,22 @@ class CodeVerificationAdmin(admin.ModelAdmin):
             "code": code,
             "verification": verification,
             "customer": selectors.masked_name(verification.order.customer) if verification else "",
+            "counter_totals": self.counter_totals(request.user.pk),
         }
         return TemplateResponse(request, "admin/redemption/verify.html", context)
+
+    @staticmethod
+    def counter_totals(user_id: int) -> list[dict]:
+        """What each of the user's merchants redeemed today and this month (days of TIME_ZONE): two queries."""
+        merchants = selectors.merchants_of_staff(user_id=user_id)
+        if not merchants:
+            return []
+        now = timezone.now()
+        today = timezone.localdate(now)
+        totals = selectors.counter_totals(
+            merchant_ids=[m["id"] for m in merchants],
+            day_start=local_midnight(today),
+            month_start=local_midnight(today.replace(day=1)),
+            now=now,
+        )
+        return [{**merchant, **totals[merchant["id"]]} for merchant in merchants]

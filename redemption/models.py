@@ -57,6 +57,9 @@ class RedemptionOrder(models.Model):
     pending_item_id = models.BigIntegerField(null=True, blank=True, unique=True, editable=False)
     expires_at = models.DateTimeField()
     fulfilled_at = models.DateTimeField(null=True, blank=True)
+    # The item's face value (meta.value, minor units) when it was redeemed: what the merchant
+    # and the platform settle on, summed from the order alone (index-only for the counter).
+    face_value = models.BigIntegerField(null=True, blank=True, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -65,6 +68,12 @@ class RedemptionOrder(models.Model):
         indexes = [
             models.Index(fields=["status", "expires_at"], name="redemption_status_expiry"),
             models.Index(fields=["customer", "-id"], name="redemption_customer"),
+            # A merchant's redemptions in a period and their face values, read from the index alone
+            # (the counter's totals, the settlement report); then every merchant's.
+            models.Index(
+                fields=["merchant", "status", "fulfilled_at", "face_value"], name="redemption_merchant_period"
+            ),
+            models.Index(fields=["status", "fulfilled_at", "merchant", "face_value"], name="redemption_fulfilled_time"),
         ]
         constraints = [
             models.CheckConstraint(

@@ -19,6 +19,7 @@ from django.utils import timezone
 
 from core.db import atomic_with_retry, bulk_insert, in_batches
 from core.errors import BackpackError
+from core.money import minor_units
 from items.exceptions import ItemNotAvailable
 from items.locks import REDEMPTION_HOLDER
 from items.models import ItemInstance, ItemStatus
@@ -284,6 +285,7 @@ def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
         fulfilled_at=now,
         redeemer_id=staff_user_id,
         merchant=merchant,
+        face_value=_face_value(order.item_instance),
         updated_at=now,
     )
     if updated == 0:  # cannot happen under the row lock; refuse rather than use the item twice
@@ -297,6 +299,11 @@ def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
     )
     logger.info("redemption order %s fulfilled at %s by staff %s", order.order_id, merchant.code, staff_user_id)
     return Verification(order=order, item=item, merchant=merchant)
+
+
+def _face_value(item: ItemInstance) -> int | None:
+    """The item's `meta.value` in minor units, kept on the fulfilled order: what the merchant settles on."""
+    return minor_units(item.meta.get("value")) if isinstance(item.meta, dict) else None
 
 
 def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:

@@ -1,15 +1,26 @@
 #!/usr/bin/env bash
-# mysqlclient compiles against the MariaDB client headers, found through pkg-config.
-# Installs them when missing and we are root; otherwise prints the exact command.
+# Debian packages the build and the tests need, installed when missing and we are root;
+# otherwise the exact command is printed.
+#  - mysqlclient compiles against the MariaDB client headers, found through pkg-config.
+#  - the browser tests (tests/browser) drive Debian's Chromium through its chromedriver.
 set -euo pipefail
-if pkg-config --exists libmariadb 2>/dev/null || pkg-config --exists mysqlclient 2>/dev/null; then
+missing=()
+if ! pkg-config --exists libmariadb 2>/dev/null && ! pkg-config --exists mysqlclient 2>/dev/null; then
+  missing+=(libmariadb-dev pkg-config)
+fi
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+  missing+=(chromium chromium-driver)
+fi
+if [ ${#missing[@]} -eq 0 ]; then
   exit 0
 fi
-cmd="apt-get update && apt-get install -y libmariadb-dev pkg-config"
+cmd="apt-get update && apt-get install -y ${missing[*]}"
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-  echo "Installing the MariaDB client headers for mysqlclient: $cmd"
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libmariadb-dev pkg-config >/dev/null
-else
+  echo "Installing ${missing[*]}: $cmd"
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+elif [[ " ${missing[*]} " == *" libmariadb-dev "* ]]; then
   echo "mysqlclient needs the MariaDB client headers. Run as root: $cmd" >&2
   exit 1
+else
+  echo "The browser tests need Chromium and chromedriver and will be skipped without them. Run as root: $cmd" >&2
 fi

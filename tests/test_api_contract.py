@@ -166,7 +166,7 @@ def test_the_schema_generates_without_warnings(schema):
     assert not GENERATOR_STATS, "drf-spectacular warned while generating the schema: see the captured stderr"
 
 
-PATH_PARAMETER_SAMPLES = {"int": "999999", "uuid": str(uuid.UUID(int=1))}
+PATH_PARAMETER_SAMPLES = {"int": "999999", "uuid": str(uuid.UUID(int=1)), "str": "DIAMOND"}
 
 
 def concrete_url(route: dict) -> str:

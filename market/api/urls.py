@@ -1,9 +1,12 @@
 from core.viewsets import ApiRouter
-from market.api import views
+from market.api import price_views, views
 
 router = ApiRouter()
 router.register("market/listings", views.ListingViewSet, basename="market-listings")
 router.register("market/listings/mine", views.MyListingViewSet, basename="market-my-listings")
 router.register("market/trades", views.TradeViewSet, basename="market-trades")
+router.register("market/prices", price_views.PriceHistoryViewSet, basename="market-prices")
+router.register("market/summary", price_views.MarketSummaryViewSet, basename="market-summary")
+router.register("market/book", price_views.OrderBookViewSet, basename="market-book")
 
 urlpatterns = router.urls

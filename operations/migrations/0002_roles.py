@@ -29,6 +29,8 @@ ROLES = {
         "redemption.view_redemptionorder",
         "redemption.view_redemptionattempt",
         "legacy_inventory.view_migrationrecord",
+        "legacy_inventory.retire_inventory",
+        "legacy_inventory.view_retirement",
         "operations.view_reconciliationrun",
         "operations.view_alert",
     ],
@@ -63,7 +65,7 @@ class Migration(migrations.Migration):
         ("items", "0001_initial"),
         ("market", "0003_delist_permission"),
         ("redemption", "0002_merchant_staff_group"),
-        ("legacy_inventory", "0001_initial"),
+        ("legacy_inventory", "0002_retirements"),
     ]
 
     operations = [migrations.RunPython(create_roles, delete_roles)]

@@ -16,7 +16,7 @@ from legacy_inventory import services
 from legacy_inventory.models import LegacyInventory, MigrationRecord, Outcome
 from legacy_inventory.reconciliation import reconcile
 from redemption.models import RedemptionOrder
-from tests.factories import UserFactory
+from tests.factories import OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -314,7 +314,7 @@ def test_reconciliation_catches_a_planted_difference_and_retire_refuses(alice, b
         call_command("reconcile_inventory_migration", verbosity=0)
     assert exit_status.value.code == 1
     with pytest.raises(CommandError, match=failing_check):
-        call_command("retire_user_inventory")
+        call_command("retire_user_inventory", operator=OperatorFactory().username)
     assert services.legacy_table_exists()
 
 

@@ -105,3 +105,46 @@ def test_staff_without_the_runs_permission_are_refused(client):
     client.force_login(StaffFactory())
 
     assert client.get(DASHBOARD).status_code == 403
+
+
+def test_dashboard_charts_the_last_30_days_of_trades_fees_redemption_and_runs(admin_client, user, other_user):
+    ReconciliationRun.objects.bulk_create(
+        [ReconciliationRun(status=RunStatus.PASSED), ReconciliationRun(status=RunStatus.FAILED, discrepancy_count=4)]
+    )
+    grant(user, "red_shard", 10)
+    grant(other_user, "DIAMOND", 1000)
+    listing = listing_create(seller_id=user.pk, asset_code="red_shard", quantity=10, unit_price=50)
+    listing_purchase(listing_id=listing.pk, buyer_id=other_user.pk, idempotency_key="a", quantity=2)
+    plant_attempts(AttemptOutcome.OK, 3, age=timedelta(minutes=10))
+    plant_attempts(AttemptOutcome.NOT_FOUND, 1, age=timedelta(minutes=10))
+
+    response = admin_client.get(DASHBOARD)
+
+    html = response.content.decode()
+    for chart_id in ("chart-trades", "chart-fees", "chart-redemption", "chart-runs"):
+        assert f'id="{chart_id}"' in html
+    charts = response.context["charts"]
+    assert "No data" not in charts["trades"] and "<rect" in charts["trades"]
+    assert "success 75%" in charts["redemption"]
+    assert "#c0392b" in charts["runs"]  # today's last run failed
+    assert "discrepancies 4" in charts["runs"]
+
+
+def test_empty_dashboard_charts_say_so(admin_client):
+    charts = admin_client.get(DASHBOARD).context["charts"]
+
+    assert "No data" in charts["trades"] and "No data" in charts["fees"]
+    assert "No verifications" in charts["redemption"] and "No reconciliation run" in charts["runs"]
+
+
+def test_dashboard_queries_do_not_grow_with_the_data(admin_client, django_assert_max_num_queries, user, other_user):
+    grant(user, "red_shard", 10)
+    grant(other_user, "DIAMOND", 10_000)
+    listing = listing_create(seller_id=user.pk, asset_code="red_shard", quantity=10, unit_price=50)
+    for n in range(5):
+        listing_purchase(listing_id=listing.pk, buyer_id=other_user.pk, idempotency_key=f"q{n}", quantity=1)
+    plant_attempts(AttemptOutcome.OK, 20, age=timedelta(days=3))
+    ReconciliationRun.objects.bulk_create(ReconciliationRun(status=RunStatus.PASSED) for _ in range(40))
+
+    with django_assert_max_num_queries(12):
+        admin_client.get(DASHBOARD)

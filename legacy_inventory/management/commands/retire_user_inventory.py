@@ -1,6 +1,8 @@
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
+from core.authority import actor_by_username
+from core.errors import BackpackError
 from legacy_inventory.reconciliation import reconcile
 from legacy_inventory.services import (
     DROP_AFTER_DAYS,
@@ -20,11 +22,22 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("--drop", action="store_true", help="Drop retired legacy tables old enough.")
         parser.add_argument("--yes", action="store_true", help="Do not ask for confirmation (scripts).")
+        parser.add_argument(
+            "--operator",
+            required=True,
+            help="Your username: it needs the legacy_inventory.retire_inventory permission.",
+        )
 
-    def handle(self, *args, drop, yes, **options):
+    def handle(self, *args, drop, yes, operator, **options):
         today = timezone.localdate()
+        try:
+            actor = actor_by_username(operator)
+            if not actor.has_perm("legacy_inventory.retire_inventory"):
+                raise CommandError(f"{operator} may not retire the legacy table (legacy_inventory.retire_inventory).")
+        except BackpackError as error:
+            raise CommandError(error.message) from error
         if drop:
-            return self._drop(today, yes)
+            return self._drop(today, yes, actor)
         if not legacy_table_exists():
             raise CommandError("There is no user_inventory table: it is already retired.")
         failed = [result["check"] for result in reconcile() if not result["passed"]]
@@ -34,9 +47,9 @@ class Command(BaseCommand):
                 + "; ".join(failed)
                 + ". Run reconcile_inventory_migration for the details."
             )
-        self.stdout.write(f"user_inventory renamed to {inventory_table_retire(today=today)}")
+        self.stdout.write(f"user_inventory renamed to {inventory_table_retire(actor=actor, today=today)}")
 
-    def _drop(self, today, yes):
+    def _drop(self, today, yes, actor):
         tables = deprecated_tables(today=today)
         if not tables:
             self.stdout.write("No retired legacy table.")
@@ -47,5 +60,5 @@ class Command(BaseCommand):
             if not yes and input(f"Drop {name} (retired {retired}) for good? Type the table name: ") != name:
                 self.stdout.write(f"{name}: kept")
                 continue
-            deprecated_table_drop(name=name, today=today)
+            deprecated_table_drop(actor=actor, name=name, today=today)
             self.stdout.write(f"{name}: dropped")

@@ -6,6 +6,6 @@ from core.db import exact_comparison
 
 
 class Migration(migrations.Migration):
-    dependencies = [("market", "0003_delist_permission")]
+    dependencies = [("market", "0004_trade_price_time_index")]
 
     operations = [exact_comparison("market_trades", "idempotency_key", "varchar(64)")]
