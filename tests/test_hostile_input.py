@@ -261,3 +261,16 @@ def test_an_expired_item_cannot_be_listed(customer, user):
     response = customer.post("/api/v4/market/listings", {"item_instance_id": item.pk, "unit_price": 5}, format="json")
 
     assert error_of(response, 409)["code"] == "item_not_available"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [{"price_asset": ""}, {"price_asset": "0"}, {"price_asset": "x" * 33}],
+    ids=["blank", "not a code", "too long"],
+)
+def test_a_price_asset_that_is_no_asset_code_is_a_400(customer, query):
+    assert "price_asset" in error_of(customer.get("/api/v4/market/summary", query), 400)["details"]
+
+
+def test_the_book_of_an_unknown_asset_is_a_documented_404(customer):
+    assert error_of(customer.get("/api/v4/market/book", {"asset_code": "NOPE"}), 404)["code"] == "asset_not_found"
