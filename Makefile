@@ -16,10 +16,11 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(BIN)/pip install --quiet -r requirements-dev.txt
 	touch $@
 
+# Development: DEBUG on (its secrets and per-process cache), the embedded SQLite database.
 run: venv
-	env -u DATABASE_URL $(BIN)/python manage.py migrate --no-input
-	env -u DATABASE_URL $(BIN)/python manage.py seed_demo
-	env -u DATABASE_URL $(BIN)/python manage.py runserver 127.0.0.1:8000
+	env -u DATABASE_URL DEBUG=1 $(BIN)/python manage.py migrate --no-input
+	env -u DATABASE_URL DEBUG=1 $(BIN)/python manage.py seed_demo
+	env -u DATABASE_URL DEBUG=1 $(BIN)/python manage.py runserver 127.0.0.1:8000
 
 test: venv
 	@DATABASE_URL=$(DATABASE_URL) $(BIN)/python scripts/wait-for-mariadb.py

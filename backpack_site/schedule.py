@@ -23,4 +23,6 @@ PERIODIC_TASKS = [
     Periodic(name="check redemption failure rate", task="operations.tasks.check_redemption_failure_rate", minute="15"),
     Periodic(name="announce expiring items", task="items.tasks.announce_expiring_items", minute="20", hour="9"),
     Periodic(name="deliver webhooks", task="operations.tasks.deliver_webhooks", minute="*"),
+    Periodic(name="purge idempotency records", task="core.tasks.purge_idempotency_records", minute="30", hour="3"),
+    Periodic(name="flush expired refresh tokens", task="core.tasks.flush_expired_tokens", minute="40", hour="3"),
 ]

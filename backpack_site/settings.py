@@ -18,7 +18,13 @@ def env_bool(name: str, default: bool) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
-DEBUG = env_bool("DEBUG", True)
+def env_list(name: str, default: str = "") -> list[str]:
+    return [part.strip() for part in os.environ.get(name, default).split(",") if part.strip()]
+
+
+# Off unless asked for (`make run` and the test settings ask): a deploy that forgets it is a production one,
+# and production refuses to start half-configured (below: secrets, a shared cache).
+DEBUG = env_bool("DEBUG", False)
 
 SECRET_KEY = os.environ.get("SECRET_KEY")
 if not SECRET_KEY:
@@ -26,9 +32,7 @@ if not SECRET_KEY:
         raise ImproperlyConfigured("SECRET_KEY must be set when DEBUG is off.")
     SECRET_KEY = "dev-only-insecure-secret-key-do-not-use-in-production"
 
-ALLOWED_HOSTS = [
-    h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver").split(",") if h.strip()
-]
+ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "localhost,127.0.0.1,testserver")
 
 INSTALLED_APPS = [
     "backpack_site.apps.BackpackAdminConfig",  # django.contrib.admin, as the back office
@@ -38,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework_simplejwt.token_blacklist",
     "rest_framework_api_key",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -56,6 +61,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    "core.middleware.ApiJsonMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -137,14 +143,18 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 
+# The API takes and gives JSON only (SPEC §8): no forms, no browsable pages.
 REST_FRAMEWORK = {
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.StrictJSONParser"],
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "core.negotiation.JSONWhateverAcceptNegotiation",
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "core.authentication.IssuerKeyAuthentication",
         "rest_framework_simplejwt.authentication.JWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.ApiAutoSchema",
     "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_PAGINATION_CLASS": "core.api.NewestFirstCursorPagination",
     "PAGE_SIZE": 50,
@@ -154,6 +164,9 @@ SIMPLE_JWT = {
     "ACCESS_TOKEN_LIFETIME": timedelta(minutes=int(os.environ.get("JWT_ACCESS_MINUTES", "15"))),
     "REFRESH_TOKEN_LIFETIME": timedelta(days=int(os.environ.get("JWT_REFRESH_DAYS", "7"))),
     "AUTH_HEADER_TYPES": ("Bearer",),
+    # A refresh token works once: refreshing returns a new one and blacklists the old.
+    "ROTATE_REFRESH_TOKENS": True,
+    "BLACKLIST_AFTER_ROTATION": True,
 }
 
 SPECTACULAR_SETTINGS = {
@@ -164,6 +177,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request and response bodies are separate components (TokenObtainPairRequest has no `access`), so
+    # generated clients can build requests.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 LOGGING = {
@@ -195,6 +211,10 @@ CURRENCY_DECIMALS = int(os.environ.get("CURRENCY_DECIMALS", "2"))
 MARKET_FEE_BPS = int(os.environ.get("MARKET_FEE_BPS", "500"))
 if not 0 <= MARKET_FEE_BPS <= 10_000:
     raise ImproperlyConfigured("MARKET_FEE_BPS is in basis points, between 0 and 10000.")
+# The smallest fee of a purchase while the fee is on (SPEC §5); never more than the purchase's total.
+MARKET_MIN_FEE = int(os.environ.get("MARKET_MIN_FEE", "1"))
+if MARKET_MIN_FEE < 0:
+    raise ImproperlyConfigured("MARKET_MIN_FEE is a number of minor units, 0 or more.")
 MARKET_LISTING_TTL = timedelta(days=int(os.environ.get("MARKET_LISTING_TTL_DAYS", "14")))
 MARKET_MAX_OPEN_LISTINGS = int(os.environ.get("MARKET_MAX_OPEN_LISTINGS", "50"))
 
@@ -221,9 +241,13 @@ if not REDEMPTION_CODE_SECRET:
 REDEMPTION_ORDER_TTL_DAYS = int(os.environ.get("REDEMPTION_ORDER_TTL_DAYS", "30"))
 REDEMPTION_FAILURE_LIMIT = int(os.environ.get("REDEMPTION_FAILURE_LIMIT", "10"))
 REDEMPTION_FAILURE_WINDOW_SECONDS = int(os.environ.get("REDEMPTION_FAILURE_WINDOW_SECONDS", "600"))
-# Failure counters must be shared by every process: Redis in production (CACHE_URL),
-# a per-process memory cache in development and tests.
-CACHE_URL = os.environ.get("CACHE_URL")
+# Failure counters (redemption codes, logins) must be shared by every process: Redis in production
+# (CACHE_URL, else REDIS_URL), a per-process memory cache in development and tests only.
+CACHE_URL = os.environ.get("CACHE_URL") or (None if DEBUG else os.environ.get("REDIS_URL"))
+if not CACHE_URL and not DEBUG:
+    raise ImproperlyConfigured(
+        "CACHE_URL (or REDIS_URL) must be set when DEBUG is off: every process must share the abuse counters."
+    )
 CACHES = {
     "default": (
         {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
@@ -231,3 +255,32 @@ CACHES = {
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "backpack"}
     )
 }
+
+# API conventions (SPEC §8)
+# Request bodies: at most this many bytes (413 past it), JSON nested at most this deep (400 past it;
+# MariaDB refuses JSON nested 32 deep, so a body's `meta` must stay well under it).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
+API_MAX_JSON_DEPTH = int(os.environ.get("API_MAX_JSON_DEPTH", "16"))
+# How long a creating POST's Idempotency-Key is remembered with its response (at least 24 h, SPEC §8).
+IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
+# Proxies whose X-Forwarded-For is believed (IPs or CIDR ranges, comma-separated). The client's IP is the
+# nearest address in the chain that is not one of them; with none, it is REMOTE_ADDR.
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# Password logins: failures per username and per client IP in a window, then 429 until it ends.
+LOGIN_FAILURE_LIMIT = int(os.environ.get("LOGIN_FAILURE_LIMIT", "10"))
+LOGIN_IP_FAILURE_LIMIT = int(os.environ.get("LOGIN_IP_FAILURE_LIMIT", "50"))
+LOGIN_FAILURE_WINDOW_SECONDS = int(os.environ.get("LOGIN_FAILURE_WINDOW_SECONDS", "900"))
+# /metrics answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it is off (404).
+METRICS_TOKEN = os.environ.get("METRICS_TOKEN", "")
+
+# HTTPS in production (`manage.py check --deploy` is clean). Behind a proxy that terminates TLS, list it in
+# TRUSTED_PROXIES: its X-Forwarded-Proto then says whether the client used HTTPS.
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", not DEBUG)
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^metrics$"]  # probes and scrapes from inside the network
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXIES else None
+SECURE_HSTS_SECONDS = int(os.environ.get("SECURE_HSTS_SECONDS", "0" if DEBUG else str(365 * 24 * 3600)))
+# For the API's own host name these cover only its own subdomains, and preloading takes a submission besides.
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", not DEBUG)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", not DEBUG)
+SESSION_COOKIE_SECURE = not DEBUG
+CSRF_COOKIE_SECURE = not DEBUG

@@ -1,6 +1,8 @@
-"""API plumbing shared by every app: the error format and pagination."""
+"""API plumbing shared by every app: the error format, pagination, strict fields."""
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -9,6 +11,12 @@ from rest_framework.views import set_rollback
 
 from core.amounts import MAX_AMOUNT
 from core.errors import BackpackError
+from core.parsers import depth_exceeds
+
+# Primary keys are BIGINTs: an id past this is no id at all (a 400, not a database error).
+MAX_ID = 2**63 - 1
+# Callers' free-form JSON (`meta`) nests at most this deep: well under what MariaDB stores (31).
+MAX_META_DEPTH = 8
 
 
 def error_response(code: str, message: str, details: dict | None, http_status: int) -> Response:
@@ -24,7 +32,10 @@ def exception_handler(exc, context):
     """Render every error as {"error": {"code", "message", "details"}}."""
     if isinstance(exc, BackpackError):
         set_rollback()
-        return error_response(exc.code, exc.message, exc.details, exc.status)
+        response = error_response(exc.code, exc.message, exc.details, exc.status)
+        if exc.retry_after is not None:
+            response["Retry-After"] = str(exc.retry_after)
+        return response
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
@@ -56,12 +67,54 @@ def exception_handler(exc, context):
     return response
 
 
+class InvalidCursor(exceptions.APIException):
+    status_code = status.HTTP_400_BAD_REQUEST
+    default_detail = "The cursor is not valid: use the `next` or `previous` link of a page as it is."
+    default_code = "invalid_cursor"
+
+
 class NewestFirstCursorPagination(CursorPagination):
-    """Stable pages over growing tables: ordered by the primary key, newest first."""
+    """Stable pages over growing tables: ordered by the primary key, newest first.
+
+    A cursor is opaque, but it arrives from the client: one that does not decode, or whose position is not a
+    value of the ordering's column, is a 400 `invalid_cursor`; so is a `page_size` that is not 1 to 200.
+    """
 
     ordering = "-id"
     page_size_query_param = "page_size"
     max_page_size = 200
+
+    def paginate_queryset(self, queryset, request, view=None):
+        self.model = queryset.model
+        return super().paginate_queryset(queryset, request, view)
+
+    def get_page_size(self, request):
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None:
+            return self.page_size
+        if not raw.isascii() or not raw.isdigit() or not 1 <= int(raw) <= self.max_page_size:
+            raise exceptions.ValidationError({self.page_size_query_param: [f"An integer, 1 to {self.max_page_size}."]})
+        return int(raw)
+
+    def decode_cursor(self, request):
+        try:
+            cursor = super().decode_cursor(request)
+        except exceptions.NotFound:
+            raise InvalidCursor() from None
+        if cursor is not None and cursor.position is not None:
+            field = self.model._meta.get_field(self.ordering[0].lstrip("-"))
+            try:
+                field.to_python(cursor.position)
+            except DjangoValidationError:
+                raise InvalidCursor() from None
+        return cursor
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+        return parameters
 
 
 class StrictIntegerField(serializers.IntegerField):
@@ -73,6 +126,40 @@ class StrictIntegerField(serializers.IntegerField):
         return super().to_internal_value(data)
 
 
+class IdField(StrictIntegerField):
+    """The id of a row: a JSON integer that fits the BIGINT key."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", MAX_ID)
+        super().__init__(**kwargs)
+
+
+class UserIdField(serializers.PrimaryKeyRelatedField):
+    """A user's id, as a JSON integer (DRF's own field takes `true` for user 1 and "7" for 7)."""
+
+    def __init__(self, **kwargs):
+        kwargs.setdefault("queryset", get_user_model().objects.all())
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data):
+        if type(data) is not int:
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if not 1 <= data <= MAX_ID:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+class MetaField(serializers.DictField):
+    """A caller's free-form JSON object, nested at most MAX_META_DEPTH deep."""
+
+    def to_internal_value(self, data):
+        value = super().to_internal_value(data)
+        if depth_exceeds(value, MAX_META_DEPTH):
+            raise serializers.ValidationError(f"Nested at most {MAX_META_DEPTH} levels deep.")
+        return value
+
+
 class AmountField(StrictIntegerField):
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", 1)
@@ -80,8 +167,26 @@ class AmountField(StrictIntegerField):
         super().__init__(**kwargs)
 
 
+class QueryFilterSerializer(serializers.Serializer):
+    """Query parameters. One sent empty (`?status=`) is a 400 like any other invalid value: DRF would read an
+    empty form value as "not sent", and answer something the client did not ask for."""
+
+    def to_internal_value(self, data):
+        blank = [name for name in self.fields if data.get(name) == ""]
+        if blank:
+            raise serializers.ValidationError({name: ["May not be blank."] for name in blank})
+        return super().to_internal_value(data)
+
+
 class BusinessKeySerializer(serializers.Serializer):
     """The idempotency key of a write that another service (the lottery engine) asks for."""
 
     business_type = serializers.RegexField(r"^[a-z][a-z0-9_]*$", max_length=64)
     business_id = serializers.CharField(max_length=128)
+
+
+class AssetCodeField(serializers.RegexField):
+    """An asset code as the catalog spells it; whether the catalog has it (exactly) is the service's check."""
+
+    def __init__(self, **kwargs):
+        super().__init__(r"^[A-Za-z][A-Za-z0-9_]*$", max_length=32, **kwargs)

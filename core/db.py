@@ -6,7 +6,7 @@ import random
 import time
 from collections.abc import Callable
 
-from django.db import OperationalError, connection, models, transaction
+from django.db import OperationalError, connection, migrations, models, transaction
 from django.utils import timezone
 
 MYSQL_DEADLOCK = 1213
@@ -90,3 +90,33 @@ def in_batches(batch: Callable[[int], int], *, batch_size: int) -> int:
         total += taken
         if taken < batch_size:
             return total
+
+
+def exact_comparison(table: str, column: str, column_type: str) -> migrations.RunPython:
+    """A migration operation: compare a NOT NULL text column byte for byte (SPEC §8: `diamond` is not `DIAMOND`).
+
+    For keys and identifiers that clients choose. The database's collation (utf8mb4_unicode_ci) ignores case,
+    and MariaDB's PAD SPACE collations trailing spaces, so a unique key on such a column took "Order-1" for
+    "order-1" and replayed the wrong write. MariaDB gets utf8mb4_nopad_bin, MySQL utf8mb4_bin; SQLite
+    compares exactly already. A later AlterField of the column would drop the collation:
+    tests/test_exact_identifiers.py pins it.
+    """
+
+    def forward(apps, schema_editor):
+        editor = schema_editor.connection
+        if editor.vendor != "mysql":
+            return
+        collation = "utf8mb4_nopad_bin" if editor.mysql_is_mariadb else "utf8mb4_bin"
+        quote = editor.ops.quote_name
+        schema_editor.execute(
+            f"ALTER TABLE {quote(table)} MODIFY {quote(column)} {column_type} "
+            f"CHARACTER SET utf8mb4 COLLATE {collation} NOT NULL"
+        )
+
+    def backward(apps, schema_editor):
+        editor = schema_editor.connection
+        if editor.vendor == "mysql":
+            quote = editor.ops.quote_name
+            schema_editor.execute(f"ALTER TABLE {quote(table)} MODIFY {quote(column)} {column_type} NOT NULL")
+
+    return migrations.RunPython(forward, backward, atomic=False)  # DDL: MariaDB cannot roll it back anyway

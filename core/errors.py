@@ -9,6 +9,7 @@ class BackpackError(Exception):
     code = "error"
     status = 400
     default_message = "The request could not be completed."
+    retry_after: int | None = None  # seconds, for the Retry-After header
 
     def __init__(self, message: str | None = None, **details):
         self.message = message or self.default_message
@@ -43,6 +44,19 @@ class Conflict(BackpackError):
 
 
 class TooManyRequests(BackpackError):
+    """Always says when to come back: `retry_after_seconds` in the details and the Retry-After header."""
+
     code = "too_many_requests"
     status = 429
     default_message = "Too many requests; try again later."
+
+    def __init__(self, message: str | None = None, *, retry_after_seconds: int, **details):
+        super().__init__(message, retry_after_seconds=retry_after_seconds, **details)
+        self.retry_after = retry_after_seconds
+
+
+class IdempotencyKeyReused(Conflict):
+    """An Idempotency-Key sent again with another request (another body, method or path)."""
+
+    code = "idempotency_conflict"
+    default_message = "This Idempotency-Key was already used for a different request."

@@ -4,6 +4,8 @@ Every transaction that takes row locks takes them in this order, and within a cl
 primary key (balance rows by account id, then asset code), so two transactions never wait
 on each other in a circle:
 
+0. the caller's Idempotency-Key claim (core/idempotency.py): a unique insert, so a concurrent
+   request with the same key waits here, before it takes anything else;
 1. the acting user's row: the seller's (listing creation: it guards the open-listing cap), the
    sender's (a gift: it guards the daily gift limits and the replay of an idempotency key);
 2. domain rows: a market listing or a redemption order, then the item instance; an issuer's

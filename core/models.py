@@ -56,3 +56,31 @@ class OutboxEvent(models.Model):
 
     def __str__(self):
         return f"event {self.pk}: {self.event_type}"
+
+
+class IdempotencyRecord(models.Model):
+    """A write done under an Idempotency-Key, and its response: what a retry with that key is answered (SPEC §8).
+
+    Written in the same transaction as the write itself, so a record exists exactly when its write
+    committed. The key is kept as its SHA-256 (`key_digest`): compared byte for byte whatever the
+    database's collation says about case or trailing spaces, and never stored as sent.
+    """
+
+    caller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    key_digest = models.CharField(max_length=64)
+    method = models.CharField(max_length=8)
+    path = models.CharField(max_length=255)
+    # SHA-256 of the method, the path and the body as parsed (key order and spacing do not matter).
+    request_digest = models.CharField(max_length=64)
+    status = models.PositiveSmallIntegerField()
+    response_body = models.TextField(help_text="The response's JSON, as first answered.")
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        db_table = "core_idempotency_records"
+        constraints = [
+            models.UniqueConstraint(fields=["caller", "key_digest"], name="idempotency_unique_caller_key"),
+        ]
+
+    def __str__(self):
+        return f"{self.method} {self.path} by {self.caller_id} → {self.status}"

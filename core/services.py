@@ -1,14 +1,19 @@
 """Writes of the core: issuer API keys (created and rotated; revoking is a flag set in the admin), and the
-event outbox (recorded by every app inside its business transaction, published by operations)."""
+event outbox (recorded by every app inside its business transaction, published by operations), and the
+records of writes done under an Idempotency-Key."""
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 
+from core.db import in_batches
+from core.errors import IdempotencyKeyReused
 from core.locks import issuer_key_lock
-from core.models import EventType, IssuerKey, OutboxEvent
+from core.models import EventType, IdempotencyRecord, IssuerKey, OutboxEvent
 
 
 def issuer_key_create(*, issuer_id: int, name: str) -> tuple[IssuerKey, str]:
@@ -62,3 +67,51 @@ def events_record(*, events: Sequence[Event]) -> list[OutboxEvent]:
 def events_mark_published(*, event_ids: Sequence[int], now: datetime) -> int:
     """Mark events as handed to their webhook deliveries (operations' fan-out, in its transaction)."""
     return OutboxEvent.objects.filter(pk__in=event_ids, published_at__isnull=True).update(published_at=now)
+
+
+def idempotency_records_purge(*, older_than: datetime, batch_size: int = 5000) -> int:
+    """Forget the responses of writes made before `older_than`, in batches; returns how many."""
+
+    def batch(size: int) -> int:
+        ids = list(
+            IdempotencyRecord.objects.filter(created_at__lt=older_than)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:size]
+        )
+        IdempotencyRecord.objects.filter(pk__in=ids).delete()
+        return len(ids)
+
+    return in_batches(batch, batch_size=batch_size)
+
+
+class Claim(NamedTuple):
+    record: IdempotencyRecord
+    claimed: bool  # True: this request does the write; False: `record` is the earlier one's, to replay
+
+
+def idempotency_claim(*, caller_id: int, key: str, method: str, path: str, request_digest: str) -> Claim:
+    """Claim `key` for a write, inside the caller's transaction, or find the earlier write made with it.
+
+    The claim is a unique insert: a concurrent request with the same key waits on the index until the first
+    commits (then it finds that one's record and replays it) or rolls back (then its own insert goes
+    through). So two identical requests make one write. The same key with another request raises
+    IdempotencyKeyReused. The claimed record gets its response from `idempotency_complete`, in the same
+    transaction.
+    """
+    fields = {"caller_id": caller_id, "key_digest": hashlib.sha256(key.encode()).hexdigest()}
+    try:
+        with transaction.atomic():
+            record = IdempotencyRecord.objects.create(
+                **fields, method=method, path=path[:255], request_digest=request_digest, status=0, response_body=""
+            )
+        return Claim(record, claimed=True)
+    except IntegrityError:
+        earlier = IdempotencyRecord.objects.get(**fields)
+    if earlier.request_digest != request_digest:
+        raise IdempotencyKeyReused(method=earlier.method, path=earlier.path)
+    return Claim(earlier, claimed=False)
+
+
+def idempotency_complete(*, record_id: int, status: int, response_body: str) -> None:
+    """The response of a claimed write: what retries with its key will be answered."""
+    IdempotencyRecord.objects.filter(pk=record_id).update(status=status, response_body=response_body)

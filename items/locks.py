@@ -37,9 +37,14 @@ MARKET_HOLDER = HolderKind("market")
 HOLDER_KINDS = (REDEMPTION_HOLDER, MARKET_HOLDER)
 
 
+def unexpired(*, now: datetime) -> Q:
+    """Not past its expiry (SPEC §2: expiry is absolute, whatever the status row says)."""
+    return Q(expires_at__isnull=True) | Q(expires_at__gt=now)
+
+
 def lockable(*, now: datetime, owner_id: int | None = None) -> Q:
     """What may be locked (SPEC §2): an available item, not past its expiry, the owner's when given."""
-    condition = Q(status=ItemStatus.AVAILABLE) & (Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+    condition = Q(status=ItemStatus.AVAILABLE) & unexpired(now=now)
     return condition & Q(owner_id=owner_id) if owner_id is not None else condition
 
 

@@ -81,7 +81,8 @@ class ItemInstanceEvent(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
     to_owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
-    business_ref = models.CharField(max_length=128, blank=True)
+    # "<source>:<source ref>" of a grant: 32 + 1 + 128 characters at most.
+    business_ref = models.CharField(max_length=192, blank=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )

@@ -6,7 +6,9 @@ ItemNotAvailable with the item unchanged. Every transition writes a history even
 the same transaction.
 """
 
-from collections.abc import Sequence
+import contextlib
+import logging
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -19,11 +21,31 @@ from core.db import atomic_with_retry, bulk_insert, in_batches
 from core.models import EventType
 from core.services import Event, event_record, events_record
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
-from items.locks import item_lock_row, items_lock, items_lock_due_for_expiry, lockable
+from items.locks import (
+    HOLDER_KINDS,
+    HolderKind,
+    item_lock_row,
+    items_lock,
+    items_lock_due_for_expiry,
+    lockable,
+    unexpired,
+)
 from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
 from ledger.exceptions import IdempotencyConflict
 
+logger = logging.getLogger(__name__)
+
 GRANT_FIELDS = ("owner_id", "item_type", "name", "meta", "expires_at", "merchant_code")
+
+# How each kind of lock holder ends when its item expires: `close(reference)` closes the holder named by
+# the lock as expired and unlocks the item, in the caller's transaction, and returns False when that holder
+# no longer holds anything. Registered by the holders' apps (redemption, market) when they load: this app
+# cannot import them.
+_EXPIRY_CLOSERS: dict[str, Callable[[str], bool]] = {}
+
+
+def holder_expiry_register(kind: HolderKind, close: Callable[[str], bool]) -> None:
+    _EXPIRY_CLOSERS[kind.name] = close
 
 
 @dataclass(frozen=True)
@@ -142,12 +164,12 @@ def item_mark_used(*, item_id: int, locked_by: str, actor_id: int | None = None)
 
 @atomic_with_retry
 def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: int | None = None) -> ItemInstance:
-    """An item locked by a listing becomes available under its buyer."""
+    """An item locked by a listing becomes available under its buyer, unless it has expired (SPEC §2)."""
     return _transition(
         item_id,
         ItemEventType.TRANSFERRED,
         from_status=ItemStatus.LOCKED,
-        condition=Q(locked_by=locked_by),
+        condition=Q(locked_by=locked_by) & unexpired(now=timezone.now()),
         changes={"status": ItemStatus.AVAILABLE, "locked_by": None, "locked_at": None, "owner_id": to_owner_id},
         business_ref=locked_by,
         actor_id=actor_id,
@@ -189,8 +211,39 @@ def item_expire(*, item_id: int, actor_id: int | None = None, even_if_not_due: b
 
 
 def items_expire(*, batch_size: int = 1000) -> int:
-    """Expire every available item past its expiry time, a batch per transaction. Returns the count."""
-    return in_batches(_expire_batch, batch_size=batch_size)
+    """Expire every item past its expiry time (SPEC §2). Returns the count.
+
+    Available items go a batch per transaction. A locked one goes in a transaction of its own that first
+    closes what holds it (the pending redemption order is expired, the listing ends as expired), which
+    unlocks it, then expires it. A lock whose holder is gone or unknown is left to reconciliation.
+    """
+    return in_batches(_expire_batch, batch_size=batch_size) + _expire_locked(batch_size=batch_size)
+
+
+def _expire_locked(*, batch_size: int) -> int:
+    expired, after = 0, 0
+    while True:
+        due = ItemInstance.objects.filter(status=ItemStatus.LOCKED, expires_at__lte=timezone.now(), pk__gt=after)
+        rows = list(due.order_by("pk").values_list("pk", "locked_by")[:batch_size])
+        for item_id, locked_by in rows:
+            with contextlib.suppress(ItemNotAvailable):  # changed meanwhile: the next sweep looks again
+                expired += _expire_locked_one(item_id, locked_by)
+        if len(rows) < batch_size:
+            return expired
+        after = rows[-1][0]
+
+
+@atomic_with_retry
+def _expire_locked_one(item_id: int, locked_by: str) -> int:
+    kind = next((kind for kind in HOLDER_KINDS if kind.reference(locked_by) is not None), None)
+    close = _EXPIRY_CLOSERS.get(kind.name) if kind else None
+    if close is None:
+        logger.warning("expired item %s is locked by %r, which no holder closes", item_id, locked_by)
+        return 0
+    if not close(kind.reference(locked_by)):  # the holder's row lock comes first (core/locks.py)
+        return 0
+    item_expire(item_id=item_id)
+    return 1
 
 
 @atomic_with_retry
@@ -299,7 +352,11 @@ def _transition(
     # The conditional update is the guarantee; the lock above only gives a clear error.
     if not ItemInstance.objects.filter(condition, pk=item_id, status=from_status).update(**changes, updated_at=now):
         expired = item.expires_at is not None and item.expires_at <= now
-        if event_type in (ItemEventType.LOCKED, ItemEventType.GIFTED) and item.status == from_status and expired:
+        if (
+            event_type in (ItemEventType.LOCKED, ItemEventType.GIFTED, ItemEventType.TRANSFERRED)
+            and item.status == from_status
+            and expired
+        ):
             raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
         raise ItemNotAvailable(item_id=item_id, status=item.status)
     for field, value in {**changes, "updated_at": now}.items():

@@ -412,6 +412,8 @@ def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]
         balance = balance_lock(account_id=account_id, asset_code=asset_code)
         if balance is None:
             balance = _balance_create(account_id, asset_code)
+        elif balance.asset_id != asset_code:  # found by the column's case-blind collation: not this code
+            raise UnknownAsset(asset_codes=[asset_code])
         balances[(account_id, asset_code)] = balance
     return balances
 
@@ -592,7 +594,7 @@ def asset_grant(
 
 @atomic_with_retry
 def _asset_grant(*, actor_id: int, user_id: int, asset_code: str, amount: int, **entry) -> PostResult:
-    if not AssetType.objects.filter(pk=asset_code).exists():
+    if AssetType.objects.filter(pk=asset_code).values_list("pk", flat=True).first() != asset_code:  # exactly
         raise UnknownAsset(asset_codes=[asset_code])
     day = _issuance_day_locked(issuer_id=actor_id, asset_code=asset_code, day=timezone.localdate())
     result = balance_change(user_id=user_id, asset_code=asset_code, delta=amount, actor_id=actor_id, **entry)

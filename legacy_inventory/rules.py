@@ -25,6 +25,14 @@ class Plan:
     history_order: bool = False  # a used row with a code: keep a fulfilled order as history
 
 
+def has_code(row: LegacyInventory) -> bool:
+    """Whether the row had a verification code: an empty or all-spaces one is none, as NULL is.
+
+    Reconciliation counts the same rows (legacy_inventory.reconciliation: `with_code`).
+    """
+    return bool((row.verification_code or "").strip(" "))
+
+
 def is_material(row: LegacyInventory, asset_codes: dict[str, str]) -> bool:
     """SPEC §6's rule, plus names the catalog knows as an asset's legacy name (钻石 has no marker)."""
     name = row.name.strip()
@@ -46,8 +54,8 @@ def plan_row(row: LegacyInventory, asset_codes: dict[str, str]) -> Plan:
         return Plan(Outcome.FAILED, Track.NONE, f"unknown item type {row.type!r}")
     if row.status not in ITEM_STATUS:
         return Plan(Outcome.FAILED, Track.NONE, f"unknown status {row.status!r}")
-    reason = "pending code voided" if row.status == "pending" and row.verification_code else ""
-    history = row.status == "used" and bool(row.verification_code)
+    reason = "pending code voided" if row.status == "pending" and has_code(row) else ""
+    history = row.status == "used" and has_code(row)
     return Plan(Outcome.MIGRATED_ITEM, Track.ITEMS, reason, item_status=ITEM_STATUS[row.status], history_order=history)
 
 

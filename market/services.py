@@ -15,6 +15,7 @@ from django.utils import timezone
 from core.amounts import MAX_AMOUNT, require_positive
 from core.db import atomic_with_retry, in_batches
 from core.services import events_record
+from items.selectors import item_get_for_owner
 from items.services import item_lock, item_transfer, item_unlock
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
 from ledger.models import AssetType, SystemAccount
@@ -55,10 +56,15 @@ class PurchaseResult(NamedTuple):
     created: bool
 
 
-def fee_split(*, unit_price: int, quantity: int, fee_bps: int) -> FeeSplit:
-    """The price of `quantity` units and its split: fee = floor(total * bps / 10000), integers only."""
+def fee_split(*, unit_price: int, quantity: int, fee_bps: int, min_fee: int = 0) -> FeeSplit:
+    """The price of `quantity` units and its split, integers only: with a fee rate, the fee is
+    max(floor(total * bps / 10000), min_fee), never more than the total; without one, nothing.
+
+    The minimum keeps small purchases from slipping under the fee (SPEC §5): the floor alone is 0 below a
+    total of 20 at 5 %, and buying one unit at a time would avoid the fee altogether.
+    """
     total = unit_price * quantity
-    fee = total * fee_bps // 10_000
+    fee = min(total, max(total * fee_bps // 10_000, min_fee)) if fee_bps else 0
     return FeeSplit(total=total, fee=fee, seller_amount=total - fee)
 
 
@@ -88,6 +94,8 @@ def listing_create(
         raise InvalidListing("The price asset must differ from the listed asset.")
     if is_asset and not assets[asset_code].is_tradable:
         raise AssetNotTradable(asset_code=asset_code)
+    if not is_asset:  # before the listing row: a missing item must not reach the database as a foreign key
+        item_get_for_owner(owner_id=seller_id, item_id=item_instance_id)
 
     # The cap is checked under the seller's row lock, so parallel creates cannot pass it together.
     seller_lock(seller_id=seller_id)
@@ -145,7 +153,12 @@ def listing_purchase(
     if listing.seller_id == buyer_id:
         raise CannotBuyOwnListing(listing_id=listing.pk)
     quantity = _purchase_quantity(listing, quantity)
-    split = fee_split(unit_price=listing.unit_price, quantity=quantity, fee_bps=settings.MARKET_FEE_BPS)
+    split = fee_split(
+        unit_price=listing.unit_price,
+        quantity=quantity,
+        fee_bps=settings.MARKET_FEE_BPS,
+        min_fee=settings.MARKET_MIN_FEE,
+    )
 
     # The listing's own writes come first: the ledger entry locks the shared platform-fee
     # balance, and everything after that lock keeps other purchases waiting until commit.
@@ -256,6 +269,17 @@ def listings_expire(*, now: datetime | None = None, batch_size: int = 200) -> in
 
     in_batches(batch, batch_size=batch_size)
     return expired
+
+
+def listing_expire_for_item(reference: str) -> bool:
+    """The listing named by an expired item's lock ("market:<listing id>") ends as expired and unlocks the item,
+    in the caller's transaction (the items sweep's; items.services.holder_expiry_register). False when no
+    listing on sale holds that lock any more."""
+    listing = listing_lock(listing_id=int(reference)) if reference.isdigit() else None
+    if listing is None or listing.status != ListingStatus.ON_SALE:
+        return False
+    _close(listing, ListingStatus.EXPIRED, actor_id=None)
+    return True
 
 
 @atomic_with_retry

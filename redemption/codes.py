@@ -43,6 +43,23 @@ def code_generate() -> str:
     return code_format(data + check_character(data))
 
 
+def code_derive(seed: str, *, secret: str | None = None) -> str:
+    """The code derived from `seed` under REDEMPTION_CODE_SECRET, formatted XXXX-YYYY-ZZZZ.
+
+    For an order whose creation may be replayed (SPEC §8): the seed names the order, the caller and their
+    Idempotency-Key, so the replay derives the code again and it is never stored. Without the secret it is
+    as unpredictable as a random code; its message ("derive:…") never meets a hashed code (12 symbols).
+    """
+    key = (secret if secret is not None else settings.REDEMPTION_CODE_SECRET).encode()
+    number = int.from_bytes(hmac.new(key, f"derive:{seed}".encode(), hashlib.sha256).digest(), "big")
+    symbols = []
+    for _ in range(DATA_LENGTH):
+        number, value = divmod(number, BASE)
+        symbols.append(ALPHABET[value])
+    data = "".join(symbols)
+    return code_format(data + check_character(data))
+
+
 def code_format(normalised: str) -> str:
     return "-".join(normalised[i : i + GROUP] for i in range(0, LENGTH, GROUP))
 

@@ -28,7 +28,7 @@ from items.models import ItemInstance, ItemStatus
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_mark_used, item_unlock
 from redemption import limits
-from redemption.codes import code_generate, code_hash, code_hint, code_normalise
+from redemption.codes import code_derive, code_generate, code_hash, code_hint, code_normalise
 from redemption.events import redeemed_event_data
 from redemption.exceptions import (
     CodeAlreadyUsed,
@@ -91,11 +91,13 @@ class Verification:
 
 
 @atomic_with_retry
-def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
+def order_create(*, item_id: int, user_id: int, code_seed: str | None = None) -> IssuedOrder:
     """Lock the caller's item for a new order and issue its code.
 
     An item already locked by one of its pending orders gets that order cancelled first
-    (a lost code): the old code stops working, the new one works.
+    (a lost code): the old code stops working, the new one works. With `code_seed` (the caller's
+    Idempotency-Key) the code is derived from it and the order id (`order_code_again`), so a retry
+    can be answered the same code, which is never stored; without one it is random.
     """
     item = item_get_for_owner(owner_id=user_id, item_id=item_id)
     if item.item_type not in REDEEMABLE_ITEM_TYPES:
@@ -112,7 +114,7 @@ def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
     if item.expires_at is not None:
         expires_at = min(expires_at, item.expires_at)
     for attempt in range(1, CODE_ATTEMPTS + 1):
-        code = code_generate()
+        code = code_derive(_derivation(order_id, code_seed)) if code_seed else code_generate()
         try:
             with transaction.atomic():
                 order = RedemptionOrder.objects.create(
@@ -131,6 +133,15 @@ def order_create(*, item_id: int, user_id: int) -> IssuedOrder:
                 raise
     logger.info("redemption order %s created for item %s, code %s", order_id, item_id, code_hint(code))
     return IssuedOrder(order=order, code=code)
+
+
+def order_code_again(*, order_id: uuid.UUID | str, code_seed: str) -> str:
+    """The code `order_create` issued to an order with this seed: for the replay of its response."""
+    return code_derive(_derivation(order_id, code_seed))
+
+
+def _derivation(order_id, code_seed: str) -> str:
+    return f"{order_id}:{code_seed}"
 
 
 def _order_replace(*, item_id: int, locked_by: str, user_id: int) -> None:
@@ -158,6 +169,19 @@ def order_cancel(*, order_id: uuid.UUID, user_id: int) -> RedemptionOrder:
     if order.status != OrderStatus.PENDING:
         raise OrderNotPending(order_id=str(order_id), status=order.status)
     return _order_close(order, status=OrderStatus.CANCELLED, actor_id=user_id)
+
+
+def order_expire_for_item(reference: str) -> bool:
+    """The pending order named by an expired item's lock ("redemption:<order id>") expires and unlocks the item,
+    in the caller's transaction (the items sweep's; items.services.holder_expiry_register). False when no
+    pending order holds that lock any more."""
+    order_id = _order_id_from(REDEMPTION_HOLDER.holder(reference))
+    order = order_lock(order_id=order_id) if order_id else None
+    if order is None or order.status != OrderStatus.PENDING:
+        return False
+    _order_close(order, status=OrderStatus.EXPIRED, actor_id=None)
+    logger.info("redemption order %s expired with its item", order.order_id)
+    return True
 
 
 def orders_expire(*, batch_size: int = 500) -> int:
@@ -205,16 +229,17 @@ def order_fulfil(
 
 def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchant_code: str | None) -> Verification:
     merchants = _staff_merchants(staff_user_id=staff_user_id, merchant_code=merchant_code)
-    if limits.failures_exceeded(staff_user_id=staff_user_id, ip=ip):
+    # The attempt takes its place under the failure limits before anything is checked (redemption/limits.py).
+    slots = limits.attempt_slots(staff_user_id=staff_user_id, ip=ip)
+    if slots is None:
         _attempt_record(kind, AttemptOutcome.THROTTLED, staff_user_id=staff_user_id, ip=ip)
         logger.warning("redemption %s throttled: staff %s, ip %s", kind, staff_user_id, ip)
         raise TooManyAttempts(retry_after_seconds=limits.seconds_until_window_ends())
     try:
         normalised = code_normalise(code)
-        if kind == AttemptKind.FULFIL:
-            return _fulfil(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
-        return _lookup(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
-    except tuple(REFUSAL_OUTCOMES) as refusal:
+        verify = _fulfil if kind == AttemptKind.FULFIL else _lookup
+        verification = verify(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
+    except tuple(REFUSAL_OUTCOMES) as refusal:  # a failure: its place stays taken
         _attempt_record(
             kind,
             REFUSAL_OUTCOMES[type(refusal)],
@@ -223,7 +248,6 @@ def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchan
             order_pk=getattr(refusal, "order_pk", None),
             merchant=getattr(refusal, "merchant", None),
         )
-        limits.failure_count(staff_user_id=staff_user_id, ip=ip)
         logger.info(
             "redemption %s refused (%s): code %s, staff %s, ip %s",
             kind,
@@ -233,6 +257,11 @@ def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchan
             ip,
         )
         raise
+    except Exception:
+        slots.release()
+        raise
+    slots.release()
+    return verification
 
 
 def _staff_merchants(*, staff_user_id: int, merchant_code: str | None) -> list[Merchant]:
@@ -293,18 +322,24 @@ def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
 
 
 def _redeemable_at(order: RedemptionOrder, merchants: list[Merchant]) -> Merchant:
-    """The caller's merchant where this order may be redeemed now, or the refusal that says why not."""
+    """The caller's merchant where this order may be redeemed now, or the refusal that says why not.
+
+    Merchant scope comes first (SPEC §4): staff learn nothing of an order restricted to another merchant,
+    and of an order used elsewhere only that it was used, not when or where.
+    """
     restricted_to = order.item_instance.merchant_code
     merchant = next((m for m in merchants if m.code == restricted_to), merchants[0])
+    if restricted_to and merchant.code != restricted_to:
+        raise _refusal(WrongMerchant(merchant_code=merchant.code), order, merchant)
     if order.status == OrderStatus.FULFILLED:
-        used_at = (
-            Merchant.objects.filter(pk=order.merchant_id).values_list("name", flat=True).first() or "another merchant"
-        )
+        used_at = next((m for m in merchants if m.pk == order.merchant_id), None)
+        if used_at is None:
+            raise _refusal(CodeAlreadyUsed(), order, merchant)
         raise _refusal(
             CodeAlreadyUsed(
-                f"The code was already used at {_when(order.fulfilled_at)} by {used_at}.",
+                f"The code was already used at {_when(order.fulfilled_at)} by {used_at.name}.",
                 fulfilled_at=order.fulfilled_at.isoformat(),
-                merchant=used_at,
+                merchant=used_at.name,
             ),
             order,
             merchant,
@@ -313,8 +348,6 @@ def _redeemable_at(order: RedemptionOrder, merchants: list[Merchant]) -> Merchan
         raise _refusal(CodeCancelled(), order, merchant)
     if order.status == OrderStatus.EXPIRED or order.expires_at <= timezone.now():
         raise _refusal(CodeExpired(expired_at=order.expires_at.isoformat()), order, merchant)
-    if restricted_to and merchant.code != restricted_to:
-        raise _refusal(WrongMerchant(merchant_code=merchant.code), order, merchant)
     return merchant
 
 

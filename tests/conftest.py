@@ -4,6 +4,7 @@ import threading
 import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.core.cache import cache
 from django.db import connection, connections
 from rest_framework.test import APIClient
 
@@ -88,6 +89,12 @@ def run_in_threads(target, count: int) -> list:
     for thread in threads:
         thread.join()
     return results
+
+
+@pytest.fixture(autouse=True)
+def fresh_failure_counters():
+    """Failure counters (logins, redemption codes) live in the cache: every test starts without any."""
+    cache.clear()
 
 
 @pytest.fixture

@@ -182,7 +182,7 @@ def allowed_everywhere(db):
 
 
 @pytest.mark.parametrize("route", api_routes(), ids=lambda route: route["path"])
-def test_every_route_answers_options_and_the_browsable_api(client_for, allowed_everywhere, route):
+def test_every_route_answers_options_and_json_even_to_a_browser(client_for, allowed_everywhere, route):
     client = client_for(allowed_everywhere)
 
     options = client.options(concrete_url(route))
@@ -190,3 +190,22 @@ def test_every_route_answers_options_and_the_browsable_api(client_for, allowed_e
 
     assert options.status_code == 200
     assert page.status_code < 500
+    assert page["Content-Type"].startswith("application/json")
+
+
+def test_every_error_response_of_every_operation_has_the_envelopes_schema(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            errors = {code: r for code, r in operation["responses"].items() if code.startswith(("4", "5"))}
+            assert errors, f"{method.upper()} {path} documents no error"
+            for code, response in errors.items():
+                assert response["content"] == {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
+                if code == "429":
+                    assert response["headers"]["Retry-After"]["required"]
+
+
+def test_every_body_is_json_only(schema):
+    for path, operations in schema["paths"].items():
+        for method, operation in operations.items():
+            if "requestBody" in operation:
+                assert list(operation["requestBody"]["content"]) == ["application/json"], (method, path)

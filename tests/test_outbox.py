@@ -161,8 +161,8 @@ def test_a_purchase_records_trade_settled_and_the_last_one_listing_sold(user, ot
         "unit_price": 10,
         "quantity": 1,
         "total": 10,
-        "fee": 0,
-        "seller_amount": 10,
+        "fee": 1,  # the minimum fee (SPEC §5)
+        "seller_amount": 9,
         "entry_id": None,
     }
     (sold,) = events(EventType.LISTING_SOLD)

@@ -12,9 +12,13 @@ pytestmark = pytest.mark.django_db
 def test_jwt_token_gives_access_and_refreshes(client):
     user = UserFactory()
 
-    tokens = client.post("/api/v4/auth/token", {"username": user.username, "password": PASSWORD}).json()
+    tokens = client.post(
+        "/api/v4/auth/token", {"username": user.username, "password": PASSWORD}, content_type="application/json"
+    ).json()
     assets = client.get("/api/v4/assets", headers={"Authorization": f"Bearer {tokens['access']}"})
-    refreshed = client.post("/api/v4/auth/token/refresh", {"refresh": tokens["refresh"]})
+    refreshed = client.post(
+        "/api/v4/auth/token/refresh", {"refresh": tokens["refresh"]}, content_type="application/json"
+    )
 
     assert assets.status_code == 200
     assert refreshed.status_code == 200
@@ -24,7 +28,9 @@ def test_jwt_token_gives_access_and_refreshes(client):
 def test_wrong_password_is_a_401_in_the_error_format(client):
     user = UserFactory()
 
-    response = client.post("/api/v4/auth/token", {"username": user.username, "password": "wrong"})
+    response = client.post(
+        "/api/v4/auth/token", {"username": user.username, "password": "wrong"}, content_type="application/json"
+    )
 
     assert response.status_code == 401
     assert set(response.json()["error"]) == {"code", "message", "details"}
@@ -42,6 +48,21 @@ def test_healthz_checks_the_database(client):
 
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
+
+
+def test_healthz_never_shows_the_databases_error(client, monkeypatch, caplog):
+    from django.db import OperationalError, connection
+
+    def refuse():
+        raise OperationalError("(2002) Can't connect to server on 'db-primary.internal' (115)")
+
+    monkeypatch.setattr(connection, "cursor", refuse)
+
+    response = client.get("/healthz")
+
+    assert response.status_code == 503
+    assert response.json() == {"status": "unavailable"}
+    assert "db-primary.internal" in caplog.text  # the reason is in the log
 
 
 def test_openapi_schema_and_docs_are_served(client):

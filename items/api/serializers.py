@@ -1,6 +1,6 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
+from core.api import MetaField, QueryFilterSerializer, UserIdField
 from items.models import ItemStatus, ItemType
 from items.selectors import BACKPACK_STATUSES
 from ledger.api.serializers import BalanceOutputSerializer
@@ -30,12 +30,12 @@ class ItemEventOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ItemFilterSerializer(serializers.Serializer):
+class ItemFilterSerializer(QueryFilterSerializer):
     status = serializers.ChoiceField(choices=ItemStatus.choices, required=False)
     item_type = serializers.ChoiceField(choices=ItemType.choices, required=False)
 
 
-class BackpackFilterSerializer(serializers.Serializer):
+class BackpackFilterSerializer(QueryFilterSerializer):
     status = serializers.ChoiceField(choices=BACKPACK_STATUSES, required=False)
     item_type = serializers.ChoiceField(choices=ItemType.choices, required=False)
 
@@ -68,10 +68,10 @@ class BackpackOutputSerializer(serializers.Serializer):
 
 
 class ItemGrantInputSerializer(serializers.Serializer):
-    user_id = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
+    user_id = UserIdField()
     item_type = serializers.ChoiceField(choices=ItemType.choices)
     name = serializers.CharField(max_length=200)
-    meta = serializers.DictField(required=False, default=dict)
+    meta = MetaField(required=False, default=dict)
     expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     merchant_code = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
     source = serializers.RegexField(r"^[a-z][a-z0-9_]*$", max_length=32, required=False, default="lottery")

@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
@@ -17,8 +17,6 @@ from items.api.serializers import (
 )
 from ledger.selectors import balances_for_user
 
-FILTER_PARAMETERS = [OpenApiParameter("status", str), OpenApiParameter("item_type", str)]
-
 
 def valid_filters(serializer_class, request) -> dict:
     filters = serializer_class(data=request.query_params)
@@ -26,7 +24,7 @@ def valid_filters(serializer_class, request) -> dict:
     return filters.validated_data
 
 
-@extend_schema_view(list=extend_schema(parameters=FILTER_PARAMETERS))
+@extend_schema_view(list=extend_schema(parameters=[ItemFilterSerializer]))
 class ItemViewSet(ListModelMixin, ApiViewSet):
     serializer_class = ItemOutputSerializer
     lookup_url_kwarg = "item_id"
@@ -56,7 +54,7 @@ class BackpackViewSet(ApiViewSet):
 
     renderer_classes = [ORJSONRenderer]
 
-    @extend_schema(parameters=FILTER_PARAMETERS, responses=BackpackOutputSerializer)
+    @extend_schema(parameters=[BackpackFilterSerializer], responses=BackpackOutputSerializer)
     def show(self, request):
         filters = valid_filters(BackpackFilterSerializer, request)
         return Response(

@@ -1,7 +1,6 @@
-from django.contrib.auth import get_user_model
 from rest_framework import serializers
 
-from core.api import AmountField, BusinessKeySerializer
+from core.api import AmountField, AssetCodeField, BusinessKeySerializer, MetaField, QueryFilterSerializer, UserIdField
 
 
 class BalanceOutputSerializer(serializers.Serializer):
@@ -32,15 +31,15 @@ class LegOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class TransactionFilterSerializer(serializers.Serializer):
-    asset_code = serializers.CharField(required=False, max_length=32)
+class TransactionFilterSerializer(QueryFilterSerializer):
+    asset_code = AssetCodeField(required=False)
 
 
 class AssetGrantInputSerializer(BusinessKeySerializer):
-    user_id = serializers.PrimaryKeyRelatedField(queryset=get_user_model().objects.all())
-    asset_code = serializers.CharField(max_length=32)
+    user_id = UserIdField()
+    asset_code = AssetCodeField()
     amount = AmountField()
-    meta = serializers.DictField(required=False, default=dict)
+    meta = MetaField(required=False, default=dict)
 
 
 class AssetGrantOutputSerializer(serializers.Serializer):

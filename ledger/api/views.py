@@ -1,4 +1,4 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
@@ -22,7 +22,7 @@ class AssetViewSet(ApiViewSet):
         return Response(AssetsOutputSerializer({"assets": balances}).data)
 
 
-@extend_schema(parameters=[OpenApiParameter("asset_code", str)])
+@extend_schema(parameters=[TransactionFilterSerializer])
 class AssetTransactionViewSet(ListModelMixin, ApiViewSet):
     serializer_class = LegOutputSerializer
 

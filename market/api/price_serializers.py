@@ -2,11 +2,12 @@
 
 from rest_framework import serializers
 
+from core.api import AssetCodeField, QueryFilterSerializer
 from market.price_selectors import HOUR, INTERVALS, MAX_BOOK_DEPTH, MAX_SPAN, price_range
 
 
-class PriceAssetSerializer(serializers.Serializer):
-    price_asset = serializers.CharField(required=False, default="DIAMOND", max_length=32)
+class PriceAssetSerializer(QueryFilterSerializer):
+    price_asset = AssetCodeField(required=False, default="DIAMOND")
 
 
 class PriceHistoryInputSerializer(PriceAssetSerializer):
@@ -38,7 +39,7 @@ class PriceHistoryInputSerializer(PriceAssetSerializer):
 
 
 class OrderBookInputSerializer(PriceAssetSerializer):
-    asset_code = serializers.CharField(max_length=32)
+    asset_code = AssetCodeField()
     depth = serializers.IntegerField(required=False, default=50, min_value=1, max_value=MAX_BOOK_DEPTH)
 
 

@@ -70,6 +70,8 @@ class MarketSummaryViewSet(ApiViewSet):
 
 
 class OrderBookViewSet(ApiViewSet):
+    extra_error_statuses = (404,)  # asset_not_found
+
     @extend_schema(
         parameters=[OrderBookInputSerializer],
         responses=OrderBookOutputSerializer,

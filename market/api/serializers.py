@@ -1,6 +1,7 @@
 from rest_framework import serializers
 
-from core.api import AmountField, StrictIntegerField
+from core.api import MAX_ID, AmountField, AssetCodeField, IdField, QueryFilterSerializer
+from core.idempotency import KEY_PATTERN
 from items.models import ItemType
 from market.models import ListingStatus, ListingType
 
@@ -13,30 +14,30 @@ ORDERINGS = {
 
 
 class ListingCreateInputSerializer(serializers.Serializer):
-    asset_code = serializers.CharField(required=False, max_length=32)
+    asset_code = AssetCodeField(required=False)
     quantity = AmountField(required=False)
-    item_instance_id = StrictIntegerField(required=False, min_value=1)
+    item_instance_id = IdField(required=False)
     unit_price = AmountField()
-    price_asset_code = serializers.CharField(required=False, max_length=32, default="DIAMOND")
+    price_asset_code = AssetCodeField(required=False, default="DIAMOND")
 
 
-class ListingFilterSerializer(serializers.Serializer):
+class ListingFilterSerializer(QueryFilterSerializer):
     listing_type = serializers.ChoiceField(choices=ListingType.choices, required=False)
-    asset_code = serializers.CharField(required=False, max_length=32)
+    asset_code = AssetCodeField(required=False)
     item_type = serializers.ChoiceField(choices=ItemType.choices, required=False)
-    min_price = serializers.IntegerField(required=False, min_value=0)
-    max_price = serializers.IntegerField(required=False, min_value=0)
+    min_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
+    max_price = serializers.IntegerField(required=False, min_value=0, max_value=MAX_ID)
     ordering = serializers.ChoiceField(choices=list(ORDERINGS), required=False, default="-created_at")
 
 
-class MyListingFilterSerializer(serializers.Serializer):
+class MyListingFilterSerializer(QueryFilterSerializer):
     status = serializers.ChoiceField(choices=ListingStatus.choices, required=False)
 
 
 class PurchaseInputSerializer(serializers.Serializer):
     quantity = AmountField(required=False)
-    # The retry key when the client cannot send an Idempotency-Key header.
-    request_id = serializers.CharField(required=False, max_length=64)
+    # The retry key when the client cannot send an Idempotency-Key header (the header wins).
+    request_id = serializers.RegexField(KEY_PATTERN, required=False, max_length=64)
 
 
 class ListingOutputSerializer(serializers.Serializer):

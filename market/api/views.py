@@ -1,12 +1,14 @@
 import uuid
 
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import serializers, status
+from drf_spectacular.utils import extend_schema, extend_schema_view
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
 from core.api import NewestFirstCursorPagination, created_or_replayed
+from core.idempotency import idempotency_key, idempotent
+from core.schema import ERROR
 from core.viewsets import ApiViewSet
 from market import selectors, services
 from market.api.serializers import (
@@ -33,6 +35,13 @@ class ListingViewSet(ListModelMixin, ApiViewSet):
     pagination_class = ListingCursorPagination
     lookup_url_kwarg = "listing_id"
     lookup_value_converter = "int"
+    response_links = {
+        "create": {
+            "GetListing": ("v4_market_listings_retrieve", {"listing_id": "$response.body#/id"}),
+            "BuyListing": ("v4_market_listings_purchase_create", {"listing_id": "$response.body#/id"}),
+            "CancelListing": ("v4_market_listings_cancel_create", {"listing_id": "$response.body#/id"}),
+        }
+    }
 
     def get_queryset(self):
         filters = ListingFilterSerializer(data=self.request.query_params)
@@ -41,13 +50,11 @@ class ListingViewSet(ListModelMixin, ApiViewSet):
         self.cursor_ordering = ORDERINGS[options.pop("ordering")]
         return selectors.listings_on_sale(**options)
 
-    # The list's filters stay documented on POST too, as on the APIView before: the contract snapshot
-    # (tests/api_contract/) keeps them until they are dropped on purpose.
     @extend_schema(
-        parameters=[ListingFilterSerializer],
         request=ListingCreateInputSerializer,
-        responses={201: ListingOutputSerializer},
+        responses={201: ListingOutputSerializer, 404: ERROR},  # 404: item_not_found
     )
+    @idempotent()
     def create(self, request):
         data = ListingCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -63,15 +70,15 @@ class ListingViewSet(ListModelMixin, ApiViewSet):
     @extend_schema(
         request=PurchaseInputSerializer,
         responses={201: TradeOutputSerializer, 200: TradeOutputSerializer},
-        parameters=[OpenApiParameter("Idempotency-Key", str, OpenApiParameter.HEADER, required=False)],
     )
     @action(detail=True, methods=["post"])
+    @idempotent()
     def purchase(self, request, listing_id: int):
         data = PurchaseInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        key = request.headers.get("Idempotency-Key") or data.validated_data.get("request_id")
-        if key is not None and not 0 < len(key) <= 64:
-            raise serializers.ValidationError({"Idempotency-Key": ["Between 1 and 64 characters."]})
+        # The market keeps its own per-buyer guarantee too: a retry that outlived the key's record, or that
+        # sent `request_id`, still gets the original trade (200) and is not charged again.
+        key = idempotency_key(request) or data.validated_data.get("request_id")
         result = services.listing_purchase(
             listing_id=listing_id,
             buyer_id=request.user.pk,
@@ -84,6 +91,7 @@ class ListingViewSet(ListModelMixin, ApiViewSet):
 
     @extend_schema(request=None, responses=ListingOutputSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent(with_body=False)
     def cancel(self, request, listing_id: int):
         services.listing_cancel(listing_id=listing_id, actor=request.user)
         body = selectors.listing_detail(listing_id=listing_id)

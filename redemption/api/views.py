@@ -5,6 +5,8 @@ from rest_framework.mixins import ListModelMixin
 from rest_framework.permissions import BasePermission, IsAuthenticated
 from rest_framework.response import Response
 
+from core.client_ip import client_ip
+from core.idempotency import idempotency_key, idempotent
 from core.viewsets import ApiViewSet
 from redemption import selectors, services
 from redemption.api.serializers import (
@@ -17,10 +19,33 @@ from redemption.exceptions import NotMerchantStaff
 from redemption.qr import qr_svg
 
 
+def code_seed(request) -> str | None:
+    """What a code is derived from when its order may be replayed: the caller and their Idempotency-Key."""
+    key = idempotency_key(request)
+    return f"{request.user.pk}:{key}" if key else None
+
+
+def without_code(body: dict) -> dict:
+    """What of a new order's response may be kept for a replay: everything but the code and its picture."""
+    return {name: value for name, value in body.items() if name not in ("code", "qr_svg")}
+
+
+def with_code_again(request, body: dict) -> dict:
+    code = services.order_code_again(order_id=body["order_id"], code_seed=code_seed(request))
+    return {**body, "code": code, "qr_svg": qr_svg(code)}
+
+
 class ItemOrderViewSet(ApiViewSet):
+    response_links = {
+        "create": {
+            "CancelOrder": ("v4_redemption_orders_cancel_create", {"order_id": "$response.body#/order_id"}),
+        }
+    }
+
     @extend_schema(request=None, responses={201: OrderCreatedOutputSerializer})
+    @idempotent(with_body=False, stored=without_code, replayed=with_code_again)
     def create(self, request, item_id: int):
-        issued = services.order_create(item_id=item_id, user_id=request.user.pk)
+        issued = services.order_create(item_id=item_id, user_id=request.user.pk, code_seed=code_seed(request))
         body = {
             "order_id": issued.order.order_id,
             "code": issued.code,
@@ -43,6 +68,7 @@ class OrderViewSet(ListModelMixin, ApiViewSet):
 
     @extend_schema(request=None, responses=OrderOutputSerializer)
     @action(detail=True, methods=["post"])
+    @idempotent(with_body=False)
     def cancel(self, request, order_id):
         order = services.order_cancel(order_id=order_id, user_id=request.user.pk)
         return Response(OrderOutputSerializer(order).data)
@@ -79,13 +105,16 @@ def verification_response(request, service) -> Response:
         code=data.validated_data["code"],
         merchant_code=data.validated_data.get("merchant_code"),
         staff_user_id=request.user.pk,
-        ip=request.META.get("REMOTE_ADDR"),
+        ip=client_ip(request),
     )
     return Response(VerificationOutputSerializer(verification_body(verification)).data)
 
 
+# Lookup and fulfil take no Idempotency-Key: a fulfil retried after a lost response answers 409
+# `code_already_used` with the time and the caller's own merchant, which is the answer the retry needs.
 class MerchantRedemptionViewSet(ApiViewSet):
     permission_classes = [IsAuthenticated, IsMerchantStaff]
+    extra_error_statuses = (404, 429)  # code_not_found; too_many_attempts
 
     @extend_schema(request=CodeInputSerializer, responses=VerificationOutputSerializer)
     @action(detail=False, methods=["post"])

@@ -263,6 +263,24 @@ def test_reconciliation_passes_on_a_clean_migration(alice, bob):
     call_command("reconcile_inventory_migration", verbosity=0)
 
 
+@pytest.mark.parametrize("empty", ["", "   "])
+def test_a_used_row_with_an_empty_code_is_one_without_a_code_on_both_sides(alice, bob, empty):
+    LegacyInventory.objects.bulk_create(
+        [
+            legacy(bob, "免费饮料券", status="used", verification_code=empty, used_at=NOW),
+            legacy(bob, "免费饮料券", status="used", verification_code=None, used_at=NOW),
+            legacy(alice, "免费饮料券", status="used", verification_code=CODES[0], used_at=NOW),
+        ]
+    )
+
+    call_command("migrate_inventory", verbosity=0)
+
+    assert RedemptionOrder.objects.count() == 1  # the row with a real code only
+    history = next(r for r in reconcile() if r["check"] == "redemption history orders")
+    assert history["passed"], history
+    call_command("reconcile_inventory_migration", verbosity=0)  # exit 0: retirement may go ahead
+
+
 @pytest.mark.parametrize(
     ("plant", "failing_check"),
     [

@@ -73,3 +73,12 @@ def test_rows_that_fit_nowhere_fail_with_a_reason(fields, reason):
 
     assert plan.outcome == Outcome.FAILED
     assert reason in plan.reason
+
+
+@pytest.mark.parametrize("empty", [None, "", "   "])
+def test_an_empty_code_is_no_code(empty):
+    used = plan_row(row(status="used", verification_code=empty), ASSET_CODES)
+    pending = plan_row(row(status="pending", verification_code=empty), ASSET_CODES)
+
+    assert not used.history_order
+    assert pending.reason == ""

@@ -284,14 +284,15 @@ def test_buying_an_unknown_listing_is_404(buyer_api):
     assert error_code(response) == "listing_not_found"
 
 
-def test_retry_with_the_idempotency_key_header_returns_the_trade_with_200(buyer_api, seller, buyer):
+def test_retry_with_the_idempotency_key_header_returns_the_original_201_and_trade(buyer_api, seller, buyer):
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
     headers = {"Idempotency-Key": "purchase-7f3a"}
 
     first = buyer_api.post(purchase_url(listing), {"quantity": 3}, format="json", headers=headers)
     retry = buyer_api.post(purchase_url(listing), {"quantity": 3}, format="json", headers=headers)
 
-    assert (first.status_code, retry.status_code) == (201, 200)
+    assert (first.status_code, retry.status_code) == (201, 201)  # SPEC §8: the original status and body
+    assert retry["Idempotent-Replayed"] == "true"
     assert retry.json() == first.json()
     assert available(buyer) == 880
     assert MarketTrade.objects.count() == 1

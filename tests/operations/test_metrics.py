@@ -10,9 +10,16 @@ from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
+TOKEN = "scrape-token-for-tests"
+
+
+@pytest.fixture(autouse=True)
+def metrics_token(settings):
+    settings.METRICS_TOKEN = TOKEN
+
 
 def metric_lines(client) -> dict[str, float]:
-    response = client.get("/metrics")
+    response = client.get("/metrics", headers={"Authorization": f"Bearer {TOKEN}"})
     assert response.status_code == 200
     lines = {}
     for line in response.content.decode().splitlines():
@@ -55,3 +62,16 @@ def test_metrics_expose_redemption_attempts_and_market_trades(client, user, othe
     assert metrics['backpack_market_fees_total{price_asset="DIAMOND"}'] == fees
     assert metrics['backpack_redemption_attempts_total{outcome="ok"}'] == 2
     assert metrics['backpack_redemption_attempts_total{outcome="not_found"}'] == 1
+
+
+@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}", TOKEN + "x"])
+def test_metrics_need_the_scrape_token(client, authorization):
+    headers = {"Authorization": authorization} if authorization else {}
+
+    assert client.get("/metrics", headers=headers).status_code == 404
+
+
+def test_without_a_token_configured_metrics_are_off(client, settings):
+    settings.METRICS_TOKEN = ""
+
+    assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
