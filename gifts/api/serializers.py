@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.api import AmountField, StrictIntegerField
+from core.api import AmountField, QueryFilterSerializer, StrictIntegerField
 from gifts.services import MESSAGE_MAX_LENGTH
 
 MAX_PAGE_SIZE = 200
@@ -14,7 +14,7 @@ class GiftCreateInputSerializer(serializers.Serializer):
     message = serializers.CharField(required=False, allow_blank=True, max_length=MESSAGE_MAX_LENGTH, default="")
 
 
-class GiftFilterSerializer(serializers.Serializer):
+class GiftFilterSerializer(QueryFilterSerializer):
     direction = serializers.ChoiceField(choices=["sent", "received"], required=False)
 
 
@@ -34,7 +34,7 @@ class GiftOutputSerializer(serializers.Serializer):
     created_at = serializers.DateTimeField()
 
 
-class ActivityFilterSerializer(serializers.Serializer):
+class ActivityFilterSerializer(QueryFilterSerializer):
     cursor = serializers.CharField(required=False, max_length=200)
     page_size = serializers.IntegerField(required=False, min_value=1, max_value=MAX_PAGE_SIZE, default=50)
 
