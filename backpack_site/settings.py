@@ -246,6 +246,8 @@ if not REDEMPTION_CODE_SECRET:
 REDEMPTION_ORDER_TTL_DAYS = int(os.environ.get("REDEMPTION_ORDER_TTL_DAYS", "30"))
 REDEMPTION_FAILURE_LIMIT = int(os.environ.get("REDEMPTION_FAILURE_LIMIT", "10"))
 REDEMPTION_FAILURE_WINDOW_SECONDS = int(os.environ.get("REDEMPTION_FAILURE_WINDOW_SECONDS", "600"))
+# A fulfil repeated by the staff user who made it, this soon after, gets the original success (a lost answer).
+REDEMPTION_FULFIL_RETRY_SECONDS = int(os.environ.get("REDEMPTION_FULFIL_RETRY_SECONDS", "600"))
 # Failure counters (redemption codes, logins) must be shared by every process: Redis in production
 # (CACHE_URL, else REDIS_URL), a per-process memory cache in development and tests only.
 CACHE_URL = os.environ.get("CACHE_URL") or (None if DEBUG else os.environ.get("REDIS_URL"))

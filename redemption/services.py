@@ -83,11 +83,15 @@ class IssuedOrder:
 
 @dataclass(frozen=True)
 class Verification:
-    """A code checked by merchant staff: the order (with its item) and where it is redeemed."""
+    """A code checked by merchant staff: the order (with its item) and where it is redeemed.
+
+    `retried`: this fulfil repeats the staff user's own, and answers its original success.
+    """
 
     order: RedemptionOrder
     item: ItemInstance
     merchant: Merchant
+    retried: bool = False
 
 
 @atomic_with_retry
@@ -280,6 +284,18 @@ def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
     order = order_lock(code_hash=code_hash)
     if order is None:
         raise CodeNotFound()
+    retried = _fulfil_retried(order, merchants=merchants, staff_user_id=staff_user_id)
+    if retried is not None:
+        _attempt_record(
+            AttemptKind.FULFIL,
+            AttemptOutcome.OK,
+            staff_user_id=staff_user_id,
+            ip=ip,
+            order_pk=order.pk,
+            merchant=retried.merchant,
+        )
+        logger.info("redemption order %s: fulfil retried by staff %s, original answer", order.order_id, staff_user_id)
+        return retried
     merchant = _redeemable_at(order, merchants)
     now = timezone.now()
     updated = RedemptionOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
@@ -308,6 +324,22 @@ def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
 def _face_value(item: ItemInstance) -> int | None:
     """The item's `meta.value` in minor units, kept on the fulfilled order: what the merchant settles on."""
     return minor_units(item.meta.get("value")) if isinstance(item.meta, dict) else None
+
+
+def _fulfil_retried(order: RedemptionOrder, *, merchants: list[Merchant], staff_user_id: int) -> Verification | None:
+    """The original success, when the staff user who fulfilled this order asks again: their answer was
+    lost (a dropped connection, a restarted server) and the counter retries.
+
+    Only at a merchant of theirs where it was fulfilled, and within REDEMPTION_FULFIL_RETRY_SECONDS of it: the
+    same code shown again later, or to any other staff user, is refused as already used.
+    """
+    if order.status != OrderStatus.FULFILLED or order.redeemer_id != staff_user_id:
+        return None
+    merchant = next((m for m in merchants if m.pk == order.merchant_id), None)
+    retry_window = timedelta(seconds=settings.REDEMPTION_FULFIL_RETRY_SECONDS)
+    if merchant is None or timezone.now() - order.fulfilled_at > retry_window:
+        return None
+    return Verification(order=order, item=order.item_instance, merchant=merchant, retried=True)
 
 
 def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:
