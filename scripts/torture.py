@@ -264,7 +264,9 @@ class Gunicorn:
         self.master = self.processes.spawn(
             "gunicorn",
             [
-                str(Path(sys.executable).parent / "gunicorn"),
+                str(Path(sys.executable).parent / "gunicorn")
+                if (Path(sys.executable).parent / "gunicorn").exists()
+                else find_binary("gunicorn"),
                 "backpack_site.wsgi",
                 "--workers",
                 str(self.workers),
@@ -349,6 +351,7 @@ class Torture:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CACHE_", "CELERY_"))}
         redis_url = f"redis://127.0.0.1:{self.redis.port}"
         env.update(
+            DJANGO_SETTINGS_MODULE="backpack_site.settings",
             DEBUG="0",
             SECRET_KEY=secrets.token_urlsafe(32),
             REDEMPTION_CODE_SECRET=secrets.token_urlsafe(32),
@@ -517,6 +520,7 @@ class Torture:
                 "retried": len(retried),
                 "retry_attempts": sum(op.ambiguous for op in ops),
                 "replays": sum(1 for op in ops if op.replay_of is not None),
+                "retried_by_kind": dict(sorted(Counter(op.kind for op in retried).items())),
                 "by_kind": {kind: f"{acked_kinds[kind]}/{kinds[kind]}" for kind in sorted(kinds)},
                 "reads": self.stats.reads,
             },
@@ -544,6 +548,7 @@ class Torture:
             ),
             "  acknowledged/attempted by kind: "
             + ", ".join(f"{k} {v}" for k, v in data["operations"]["by_kind"].items()),
+            "  retried by kind: " + ", ".join(f"{k} {v}" for k, v in data["operations"]["retried_by_kind"].items()),
             f"responses: {data['responses']['by_status']}; no answer: {data['responses']['transport_errors']}; "
             f"5xx other than 503 service_unavailable: {data['responses']['bad_5xx']}",
             "faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())),
@@ -605,7 +610,7 @@ def probe(client: Client) -> Capabilities:
         caps.order_keys = first.outcome == again.outcome == "ok" and first.reply["order_id"] == again.reply["order_id"]
         if caps.order_keys:
             again.replay_of = first.seq
-        elif again.outcome == "ok":
+        elif again.outcome == "ok" and first.outcome == "ok":
             client.orders[first.reply["order_id"]]["status"] = "replaced"
             client.orders[again.reply["order_id"]] = {
                 "item_id": item_id,
