@@ -43,16 +43,18 @@ def is_database_unavailable(exc: Exception) -> bool:
 
 
 def atomic_with_retry(func):
-    """Run `func` in a transaction, running it again when the database says "try again".
+    """Run `func` in a transaction, retrying it if the database picks it as a deadlock victim,
+    or once on a new connection if the connection was lost before COMMIT.
 
     Locks are taken in one global order, so deadlocks are rare, but InnoDB can still pick
-    a victim (for example when several transactions wait on the same new unique key), or
-    give up on a lock wait. The whole transaction is rolled back then, so running it again
-    is safe. A connection lost before COMMIT was sent (a restarted database) rolled the
-    transaction back too: it is run once more on a new connection. A connection lost during
-    COMMIT is never retried here, since the commit may have happened: the error reaches the
-    client (503), whose retry with the same idempotency key finds the original. Inside an
-    outer transaction there is nothing to retry from: the outermost caller owns the retry.
+    a victim (for example when several transactions wait on the same new unique key).
+    The whole transaction is rolled back then, so running it again is safe. A connection
+    lost before COMMIT was sent (a restarted database) rolled the transaction back too. A
+    connection lost during COMMIT is never retried here, since the commit may have happened;
+    nor is a lock wait timeout, which already held the worker for the whole timeout: both
+    reach the client as 503 (core/unavailable.py), whose retry with the same idempotency key
+    finds the original. Inside an outer transaction there is nothing to retry from: the
+    outermost caller owns the retry.
     """
 
     @functools.wraps(func)
@@ -69,15 +71,15 @@ def atomic_with_retry(func):
                     committing = True
                 return result
             except (OperationalError, InterfaceError) as exc:
-                if committing or attempt == DEADLOCK_ATTEMPTS or not is_database_unavailable(exc):
+                if committing or attempt == DEADLOCK_ATTEMPTS:
                     raise
-                if is_connection_lost(exc):
-                    if reconnected:
-                        raise
+                if is_connection_lost(exc) and not reconnected:
                     reconnected = True
                     _drop_connection()
-                else:
+                elif is_deadlock(exc):
                     time.sleep(random.uniform(0, 0.01 * attempt))
+                else:
+                    raise
 
     return wrapper
 

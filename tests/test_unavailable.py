@@ -111,3 +111,17 @@ def test_a_service_survives_its_connection_killed_by_the_database(user):
     balance_change(user_id=user.pk, asset_code="DIAMOND", delta=7, business_type="test_grant", business_id="b")
 
     assert balance_get(user_id=user.pk, asset_code="DIAMOND")["available_amount"] == 12
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_a_lock_wait_timeout_is_left_to_the_client(user):
+    calls = []
+
+    @atomic_with_retry
+    def work():
+        calls.append(1)
+        raise OperationalError(1205, "Lock wait timeout exceeded")
+
+    with pytest.raises(OperationalError):
+        work()
+    assert calls == [1]
