@@ -122,14 +122,7 @@ class CodeVerificationAdmin(admin.ModelAdmin):
             except BackpackError as refusal:
                 messages.error(request, f"Refused: {refusal.message}")
             else:
-                if action is services.order_fulfil and verification.retried:
-                    messages.warning(
-                        request,
-                        f"Already redeemed by you at {timezone.localtime(verification.order.fulfilled_at):%H:%M:%S}: "
-                        "hand over the goods only if you have not yet.",
-                    )
-                    code = ""
-                elif action is services.order_fulfil:
+                if action is services.order_fulfil:
                     messages.success(
                         request,
                         f"Redeemed: {verification.item.name} for {selectors.masked_name(verification.order.customer)}. "

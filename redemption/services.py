@@ -83,15 +83,11 @@ class IssuedOrder:
 
 @dataclass(frozen=True)
 class Verification:
-    """A code checked by merchant staff: the order (with its item) and where it is redeemed.
-
-    `retried`: this fulfil repeats the staff user's own, and answers its original success.
-    """
+    """A code checked by merchant staff: the order (with its item) and where it is redeemed."""
 
     order: RedemptionOrder
     item: ItemInstance
     merchant: Merchant
-    retried: bool = False
 
 
 @atomic_with_retry
@@ -225,13 +221,39 @@ def order_lookup(
 
 
 def order_fulfil(
-    *, code: str, staff_user_id: int, ip: str | None = None, merchant_code: str | None = None
+    *,
+    code: str,
+    staff_user_id: int,
+    ip: str | None = None,
+    merchant_code: str | None = None,
+    repeat_gets_original: bool = False,
 ) -> Verification:
-    """Redeem a code: the order is fulfilled and its item used, in one transaction."""
-    return _verify(AttemptKind.FULFIL, code=code, staff_user_id=staff_user_id, ip=ip, merchant_code=merchant_code)
+    """Redeem a code: the order is fulfilled and its item used, in one transaction.
+
+    `repeat_gets_original`, for a device that retries a fulfil whose answer it lost (the merchant API): the
+    staff user's own repeat, within REDEMPTION_FULFIL_RETRY_SECONDS, gets the original success. Without it
+    (a person at the admin's verify page, a stale second tab) a repeat is refused as already used, saying
+    when and where.
+    """
+    return _verify(
+        AttemptKind.FULFIL,
+        code=code,
+        staff_user_id=staff_user_id,
+        ip=ip,
+        merchant_code=merchant_code,
+        repeat_gets_original=repeat_gets_original,
+    )
 
 
-def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchant_code: str | None) -> Verification:
+def _verify(
+    kind: str,
+    *,
+    code: str,
+    staff_user_id: int,
+    ip: str | None,
+    merchant_code: str | None,
+    repeat_gets_original: bool = False,
+) -> Verification:
     merchants = _staff_merchants(staff_user_id=staff_user_id, merchant_code=merchant_code)
     # The attempt takes its place under the failure limits before anything is checked (redemption/limits.py).
     slots = limits.attempt_slots(staff_user_id=staff_user_id, ip=ip)
@@ -241,8 +263,18 @@ def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchan
         raise TooManyAttempts(retry_after_seconds=limits.seconds_until_window_ends())
     try:
         normalised = code_normalise(code)
-        verify = _fulfil if kind == AttemptKind.FULFIL else _lookup
-        verification = verify(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
+        if kind == AttemptKind.FULFIL:
+            verification = _fulfil(
+                code_hash=code_hash(normalised),
+                merchants=merchants,
+                staff_user_id=staff_user_id,
+                ip=ip,
+                repeat_gets_original=repeat_gets_original,
+            )
+        else:
+            verification = _lookup(
+                code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip
+            )
     except tuple(REFUSAL_OUTCOMES) as refusal:  # a failure: its place stays taken
         _attempt_record(
             kind,
@@ -279,12 +311,14 @@ def _staff_merchants(*, staff_user_id: int, merchant_code: str | None) -> list[M
 
 
 @atomic_with_retry
-def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:
+def _fulfil(
+    *, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None, repeat_gets_original: bool
+) -> Verification:
     # The order alone: its item is locked after it, by item_mark_used.
     order = order_lock(code_hash=code_hash)
     if order is None:
         raise CodeNotFound()
-    retried = _fulfil_retried(order, merchants=merchants, staff_user_id=staff_user_id)
+    retried = _fulfil_retried(order, merchants=merchants, staff_user_id=staff_user_id) if repeat_gets_original else None
     if retried is not None:
         _attempt_record(
             AttemptKind.FULFIL,
@@ -339,7 +373,7 @@ def _fulfil_retried(order: RedemptionOrder, *, merchants: list[Merchant], staff_
     retry_window = timedelta(seconds=settings.REDEMPTION_FULFIL_RETRY_SECONDS)
     if merchant is None or timezone.now() - order.fulfilled_at > retry_window:
         return None
-    return Verification(order=order, item=order.item_instance, merchant=merchant, retried=True)
+    return Verification(order=order, item=order.item_instance, merchant=merchant)
 
 
 def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:

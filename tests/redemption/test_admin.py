@@ -20,7 +20,7 @@ def logged_in(user) -> Client:
     return client
 
 
-def test_merchant_staff_find_the_page_look_up_confirm_and_see_a_repeat_flagged(user, staff):
+def test_merchant_staff_find_the_page_look_up_confirm_and_see_a_refusal_after(user, staff):
     voucher = give_item(user, name="Beef noodles")
     code = order_create(item_id=voucher.pk, user_id=user.pk).code
     client = logged_in(staff)
@@ -43,7 +43,7 @@ def test_merchant_staff_find_the_page_look_up_confirm_and_see_a_repeat_flagged(u
     assert voucher.status == ItemStatus.USED
     assert RedemptionOrder.objects.get().redeemer == staff
     assert again.status_code == 200
-    assert "Already redeemed by you at" in again.content.decode()
+    assert "Refused: The code was already used at" in again.content.decode()
     assert "Confirm and redeem" not in again.content.decode()
 
 

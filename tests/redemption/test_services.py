@@ -193,7 +193,7 @@ def test_a_second_fulfil_says_when_and_where_it_was_used(user, voucher, staff, m
     order_fulfil(code=issued.code, staff_user_id=staff.pk)
 
     with pytest.raises(CodeAlreadyUsed) as refusal:
-        order_fulfil(code=issued.code, staff_user_id=make_staff(merchant).pk)
+        order_fulfil(code=issued.code, staff_user_id=staff.pk)
 
     assert refusal.value.details["merchant"] == merchant.name
     assert refusal.value.details["fulfilled_at"] == RedemptionOrder.objects.get().fulfilled_at.isoformat()
