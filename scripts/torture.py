@@ -15,6 +15,7 @@ no violation was found. It ends only the processes it started, by their PIDs.
 
 import argparse
 import contextlib
+import dataclasses
 import json
 import os
 import random
@@ -493,6 +494,9 @@ class Torture:
         print(summary["text"], flush=True)
         if args.summary_json:
             Path(args.summary_json).write_text(json.dumps({k: v for k, v in summary.items() if k != "text"}, indent=1))
+        if args.ops_json:
+            ops = [dataclasses.asdict(op) for client in self.clients for op in client.ops]
+            Path(args.ops_json).write_text(json.dumps(ops, default=str))
         return 1 if violations else 0
 
     def summary(self, checker, violations, workload_seconds, total_seconds) -> dict:
@@ -632,6 +636,7 @@ def main(argv=None) -> int:
     parser.add_argument("--db-kills", type=int, help="Default: 1 every 2 minutes, at least 1.")
     parser.add_argument("--redis-stops", type=int, help="Default: 1 every 2.5 minutes, at least 1.")
     parser.add_argument("--summary-json", help="Also write the summary as JSON to this file.")
+    parser.add_argument("--ops-json", help="Also write every operation, its attempts and its answer, to this file.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, data).")
     args = parser.parse_args(argv)
     minutes = args.duration / 60

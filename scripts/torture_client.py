@@ -383,7 +383,7 @@ class Client(threading.Thread):
             if params["listing_type"] == "asset":
                 self.assets[params["asset_code"]] -= params["quantity"]
             else:
-                self.items[params["item_instance_id"]]["status"] = "locked"
+                self.items[params["item_instance_id"]].update(status="locked", listing=listing_id)
         if op.outcome == "ok" and self.caps.listing_keys:
             self.replay(op)
         return op
@@ -465,16 +465,21 @@ class Client(threading.Thread):
                 listing["open"] = False
 
     def closed(self, listing_id: int, state: dict) -> None:
-        """The listing is off sale: take back what a cancel released, forget an item that was sold."""
+        """The listing is off sale: take back what a cancel released, forget an item that was sold (unless
+        the client has bought it back since: then it is no longer this listing's)."""
         listing = self.listings[listing_id]
         listing["open"] = False
-        if state["status"] == "cancelled":
-            if listing["type"] == "asset":
+        if listing["type"] == "asset":
+            if state["status"] == "cancelled":
                 self.assets[listing["asset"]] += state["quantity_remaining"]
-            else:
-                self.items[listing["item_id"]]["status"] = "available"
-        elif listing["type"] == "item":
-            self.items.pop(listing["item_id"], None)
+            return
+        item = self.items.get(listing["item_id"])
+        if item is None or item.get("listing") != listing_id:
+            return
+        if state["status"] == "cancelled":
+            item.update(status="available", listing=None)
+        else:
+            del self.items[listing["item_id"]]
 
     def action_order_create(self):
         ready = [pk for pk, item in self.items.items() if item["status"] == "available" and item["type"] in REDEEMABLE]

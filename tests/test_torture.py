@@ -34,9 +34,10 @@ def test_a_short_torture_run_keeps_the_books(tmp_path):
         timeout=170,
     )
 
-    assert done.returncode == 0, done.stdout[-6000:] + done.stderr[-3000:]
+    output = done.stdout[-6000:] + done.stderr[-3000:]
+    assert done.returncode == 0, output
     summary = json.loads(summary_file.read_text())
-    assert summary["violations"] == []
-    assert summary["faults"] == {"worker_kill": 2, "master_kill": 1, "db_kill": 1, "redis_stop": 1}
-    assert summary["operations"]["acknowledged"] > 300
-    assert summary["operations"]["indeterminate"] == 0
+    assert summary["violations"] == [], output
+    assert summary["faults"] == {"worker_kill": 2, "master_kill": 1, "db_kill": 1, "redis_stop": 1}, output
+    assert summary["operations"]["acknowledged"] > 300, output
+    assert summary["operations"]["indeterminate"] == 0, output
