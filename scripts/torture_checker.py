@@ -6,6 +6,8 @@ and the ledger's own invariants hold in SQL (written here again, independently o
 and in `manage.py reconcile_ledger`.
 """
 
+import hashlib
+import json
 import uuid
 from collections import Counter, defaultdict
 
@@ -45,6 +47,7 @@ class Checker:
         self.check_refusals_had_no_effect()
         self.check_nothing_unasked()
         self.check_replays()
+        self.check_idempotency_records()
         self.model = self.expected_books()
         self.check_books_against_server()
         self.check_sql_invariants()
@@ -140,6 +143,14 @@ class Checker:
         }
         for order in self.orders.values():
             order["order_id"] = str(uuid.UUID(order["order_id"]))
+        self.idempotency_records = {}
+        if self.query("SHOW TABLES LIKE 'core_idempotency_records'"):
+            self.idempotency_records = {
+                (row[0], row[1]): (row[2], row[3])
+                for row in self.query(
+                    "SELECT caller_id, key_digest, status, response_body FROM core_idempotency_records"
+                )
+            }
         self.listing_ops = defaultdict(list)  # listing id -> the create ops that answered it
         for op in self.firsts:
             if op.kind == "listing_create":
@@ -380,6 +391,32 @@ class Checker:
             else:
                 self.passed["replays_answered_the_original"] += 1
 
+    def check_idempotency_records(self) -> None:
+        """Where the server keeps Idempotency-Key records (SPEC §8's generic keys): each record belongs to a
+        write a client sent with that key, which took effect, and holds the answer the client was given; and
+        every acknowledged write of a kind the server records has its record."""
+        if not self.idempotency_records:
+            return
+        by_key = {(self.user_of[op.client], hashlib.sha256(op.key.encode()).hexdigest()): op for op in self.firsts}
+        recorded_kinds = set()
+        for (caller, digest), (status, body) in self.idempotency_records.items():
+            op = by_key.get((caller, digest))
+            if op is None:
+                self.violation("idempotency_record_nobody_asked_for", caller=caller, status=status)
+                continue
+            recorded_kinds.add(op.kind)
+            stored = json.loads(body) if body else {}
+            if not self.effect(op):
+                self.violation("idempotency_record_without_effect", client=op.client, seq=op.seq, kind=op.kind)
+            elif op.outcome == "ok" and answer_id(stored) != answer_id(op.reply):
+                self.violation("idempotency_record_not_the_answer", client=op.client, seq=op.seq, kind=op.kind)
+            else:
+                self.passed["idempotency_records_match_answers"] += 1
+        for op in self.firsts:
+            key = (self.user_of[op.client], hashlib.sha256(op.key.encode()).hexdigest())
+            if op.kind in recorded_kinds and op.outcome == "ok" and key not in self.idempotency_records:
+                self.violation("acknowledged_without_idempotency_record", client=op.client, seq=op.seq, kind=op.kind)
+
     # -- the books --------------------------------------------------------------------------------
 
     def expected_books(self) -> dict:
@@ -605,3 +642,8 @@ class Checker:
             self.violation("reconcile_ledger", output=(done.stdout + done.stderr)[-1500:])
         else:
             self.passed["reconcile_ledger"] += 1
+
+
+def answer_id(body) -> object:
+    """What an answer is about: a listing's, a trade's or a gift's id, or an order's id."""
+    return body.get("id", body.get("order_id")) if isinstance(body, dict) else None
