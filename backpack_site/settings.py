@@ -71,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
+    # Innermost, so it sees a view's error first: the database or Redis away is a 503, not a 500.
+    "core.unavailable.ServiceUnavailableMiddleware",
 ]
 
 ROOT_URLCONF = "backpack_site.urls"
@@ -102,7 +104,10 @@ def database_from_env() -> dict:
             "NAME": os.environ.get("SQLITE_PATH", str(BASE_DIR / "db.sqlite3")),
             "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
         }
-    config = dj_database_url.parse(url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")))
+    # Health checks: a kept connection that a restarted database dropped is replaced, not used.
+    config = dj_database_url.parse(
+        url, conn_max_age=int(os.environ.get("DB_CONN_MAX_AGE", "60")), conn_health_checks=True
+    )
     if config["ENGINE"] == "django.db.backends.mysql":
         config["OPTIONS"] = {
             "charset": "utf8mb4",
@@ -241,6 +246,8 @@ if not REDEMPTION_CODE_SECRET:
 REDEMPTION_ORDER_TTL_DAYS = int(os.environ.get("REDEMPTION_ORDER_TTL_DAYS", "30"))
 REDEMPTION_FAILURE_LIMIT = int(os.environ.get("REDEMPTION_FAILURE_LIMIT", "10"))
 REDEMPTION_FAILURE_WINDOW_SECONDS = int(os.environ.get("REDEMPTION_FAILURE_WINDOW_SECONDS", "600"))
+# A fulfil repeated by the staff user who made it, this soon after, gets the original success (a lost answer).
+REDEMPTION_FULFIL_RETRY_SECONDS = int(os.environ.get("REDEMPTION_FULFIL_RETRY_SECONDS", "600"))
 # Failure counters (redemption codes, logins) must be shared by every process: Redis in production
 # (CACHE_URL, else REDIS_URL), a per-process memory cache in development and tests only.
 CACHE_URL = os.environ.get("CACHE_URL") or (None if DEBUG else os.environ.get("REDIS_URL"))
@@ -250,7 +257,12 @@ if not CACHE_URL and not DEBUG:
     )
 CACHES = {
     "default": (
-        {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+        {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            # A stopped Redis fails a request fast (503) instead of holding a worker.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
         if CACHE_URL
         else {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "backpack"}
     )

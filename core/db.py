@@ -1,29 +1,60 @@
 """Transaction helpers shared by the services of every app."""
 
+import contextlib
 import functools
 import json
 import random
 import time
 from collections.abc import Callable
 
-from django.db import OperationalError, connection, migrations, models, transaction
+from django.db import DatabaseError, InterfaceError, OperationalError, connection, migrations, models, transaction
 from django.utils import timezone
 
 MYSQL_DEADLOCK = 1213
+MYSQL_LOCK_WAIT_TIMEOUT = 1205
 DEADLOCK_ATTEMPTS = 5
+# The server cannot be reached or dropped the connection: 2002/2003 cannot connect, 2006 gone away,
+# 2013/2055 lost during a query, 1053 shutting down, 1927 connection killed, 4031 disconnected as idle.
+CONNECTION_LOST_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 4031})
+# What a client may simply try again: the server is away or busy, or rolled the work back (1040 too
+# many connections, deadlock victim, lock wait timeout).
+TRY_AGAIN_CODES = CONNECTION_LOST_CODES | {1040, MYSQL_DEADLOCK, MYSQL_LOCK_WAIT_TIMEOUT}
+
+
+def error_code(exc: Exception) -> int | None:
+    code = exc.args[0] if exc.args else None
+    return code if isinstance(code, int) else None
 
 
 def is_deadlock(exc: OperationalError) -> bool:
-    return bool(exc.args) and exc.args[0] == MYSQL_DEADLOCK
+    return error_code(exc) == MYSQL_DEADLOCK
+
+
+def is_connection_lost(exc: Exception) -> bool:
+    """The database connection is gone (or never came): nothing more can run on it."""
+    return isinstance(exc, InterfaceError) or (
+        isinstance(exc, OperationalError) and error_code(exc) in CONNECTION_LOST_CODES
+    )
+
+
+def is_database_unavailable(exc: Exception) -> bool:
+    """The database failed in a way that says "try again", not "this request is wrong"."""
+    return is_connection_lost(exc) or (isinstance(exc, OperationalError) and error_code(exc) in TRY_AGAIN_CODES)
 
 
 def atomic_with_retry(func):
-    """Run `func` in a transaction, retrying it if the database picks it as a deadlock victim.
+    """Run `func` in a transaction, retrying it if the database picks it as a deadlock victim,
+    or once on a new connection if the connection was lost before COMMIT.
 
     Locks are taken in one global order, so deadlocks are rare, but InnoDB can still pick
     a victim (for example when several transactions wait on the same new unique key).
-    The whole transaction is rolled back then, so running it again is safe. Inside an
-    outer transaction there is nothing to retry from: the outermost caller owns the retry.
+    The whole transaction is rolled back then, so running it again is safe. A connection
+    lost before COMMIT was sent (a restarted database) rolled the transaction back too. A
+    connection lost during COMMIT is never retried here, since the commit may have happened;
+    nor is a lock wait timeout, which already held the worker for the whole timeout: both
+    reach the client as 503 (core/unavailable.py), whose retry with the same idempotency key
+    finds the original. Inside an outer transaction there is nothing to retry from: the
+    outermost caller owns the retry.
     """
 
     @functools.wraps(func)
@@ -31,16 +62,32 @@ def atomic_with_retry(func):
         if connection.in_atomic_block:
             with transaction.atomic():
                 return func(*args, **kwargs)
+        reconnected = False
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+            committing = False
             try:
                 with transaction.atomic():
-                    return func(*args, **kwargs)
-            except OperationalError as exc:
-                if not is_deadlock(exc) or attempt == DEADLOCK_ATTEMPTS:
+                    result = func(*args, **kwargs)
+                    committing = True
+                return result
+            except (OperationalError, InterfaceError) as exc:
+                if committing or attempt == DEADLOCK_ATTEMPTS:
                     raise
-                time.sleep(random.uniform(0, 0.01 * attempt))
+                if is_connection_lost(exc) and not reconnected:
+                    reconnected = True
+                    _drop_connection()
+                elif is_deadlock(exc):
+                    time.sleep(random.uniform(0, 0.01 * attempt))
+                else:
+                    raise
 
     return wrapper
+
+
+def _drop_connection() -> None:
+    """Forget a dead connection, so the next query opens a new one (closing it may fail: it is dead)."""
+    with contextlib.suppress(DatabaseError):
+        connection.close()
 
 
 def bulk_insert(model, objects, *, batch_size: int = 2000) -> None:

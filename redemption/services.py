@@ -221,13 +221,39 @@ def order_lookup(
 
 
 def order_fulfil(
-    *, code: str, staff_user_id: int, ip: str | None = None, merchant_code: str | None = None
+    *,
+    code: str,
+    staff_user_id: int,
+    ip: str | None = None,
+    merchant_code: str | None = None,
+    repeat_gets_original: bool = False,
 ) -> Verification:
-    """Redeem a code: the order is fulfilled and its item used, in one transaction."""
-    return _verify(AttemptKind.FULFIL, code=code, staff_user_id=staff_user_id, ip=ip, merchant_code=merchant_code)
+    """Redeem a code: the order is fulfilled and its item used, in one transaction.
+
+    `repeat_gets_original`, for a device that retries a fulfil whose answer it lost (the merchant API): the
+    staff user's own repeat, within REDEMPTION_FULFIL_RETRY_SECONDS, gets the original success. Without it
+    (a person at the admin's verify page, a stale second tab) a repeat is refused as already used, saying
+    when and where.
+    """
+    return _verify(
+        AttemptKind.FULFIL,
+        code=code,
+        staff_user_id=staff_user_id,
+        ip=ip,
+        merchant_code=merchant_code,
+        repeat_gets_original=repeat_gets_original,
+    )
 
 
-def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchant_code: str | None) -> Verification:
+def _verify(
+    kind: str,
+    *,
+    code: str,
+    staff_user_id: int,
+    ip: str | None,
+    merchant_code: str | None,
+    repeat_gets_original: bool = False,
+) -> Verification:
     merchants = _staff_merchants(staff_user_id=staff_user_id, merchant_code=merchant_code)
     # The attempt takes its place under the failure limits before anything is checked (redemption/limits.py).
     slots = limits.attempt_slots(staff_user_id=staff_user_id, ip=ip)
@@ -237,8 +263,18 @@ def _verify(kind: str, *, code: str, staff_user_id: int, ip: str | None, merchan
         raise TooManyAttempts(retry_after_seconds=limits.seconds_until_window_ends())
     try:
         normalised = code_normalise(code)
-        verify = _fulfil if kind == AttemptKind.FULFIL else _lookup
-        verification = verify(code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip)
+        if kind == AttemptKind.FULFIL:
+            verification = _fulfil(
+                code_hash=code_hash(normalised),
+                merchants=merchants,
+                staff_user_id=staff_user_id,
+                ip=ip,
+                repeat_gets_original=repeat_gets_original,
+            )
+        else:
+            verification = _lookup(
+                code_hash=code_hash(normalised), merchants=merchants, staff_user_id=staff_user_id, ip=ip
+            )
     except tuple(REFUSAL_OUTCOMES) as refusal:  # a failure: its place stays taken
         _attempt_record(
             kind,
@@ -275,11 +311,25 @@ def _staff_merchants(*, staff_user_id: int, merchant_code: str | None) -> list[M
 
 
 @atomic_with_retry
-def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:
+def _fulfil(
+    *, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None, repeat_gets_original: bool
+) -> Verification:
     # The order alone: its item is locked after it, by item_mark_used.
     order = order_lock(code_hash=code_hash)
     if order is None:
         raise CodeNotFound()
+    retried = _fulfil_retried(order, merchants=merchants, staff_user_id=staff_user_id) if repeat_gets_original else None
+    if retried is not None:
+        _attempt_record(
+            AttemptKind.FULFIL,
+            AttemptOutcome.OK,
+            staff_user_id=staff_user_id,
+            ip=ip,
+            order_pk=order.pk,
+            merchant=retried.merchant,
+        )
+        logger.info("redemption order %s: fulfil retried by staff %s, original answer", order.order_id, staff_user_id)
+        return retried
     merchant = _redeemable_at(order, merchants)
     now = timezone.now()
     updated = RedemptionOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
@@ -308,6 +358,22 @@ def _fulfil(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
 def _face_value(item: ItemInstance) -> int | None:
     """The item's `meta.value` in minor units, kept on the fulfilled order: what the merchant settles on."""
     return minor_units(item.meta.get("value")) if isinstance(item.meta, dict) else None
+
+
+def _fulfil_retried(order: RedemptionOrder, *, merchants: list[Merchant], staff_user_id: int) -> Verification | None:
+    """The original success, when the staff user who fulfilled this order asks again: their answer was
+    lost (a dropped connection, a restarted server) and the counter retries.
+
+    Only at a merchant of theirs where it was fulfilled, and within REDEMPTION_FULFIL_RETRY_SECONDS of it: the
+    same code shown again later, or to any other staff user, is refused as already used.
+    """
+    if order.status != OrderStatus.FULFILLED or order.redeemer_id != staff_user_id:
+        return None
+    merchant = next((m for m in merchants if m.pk == order.merchant_id), None)
+    retry_window = timedelta(seconds=settings.REDEMPTION_FULFIL_RETRY_SECONDS)
+    if merchant is None or timezone.now() - order.fulfilled_at > retry_window:
+        return None
+    return Verification(order=order, item=order.item_instance, merchant=merchant)
 
 
 def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None) -> Verification:

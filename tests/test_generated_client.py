@@ -52,9 +52,16 @@ def model(name: str):
 def test_a_generated_client_walks_the_customer_merchant_and_operator_journey(live_server, client_package):
     from backpack_client import AuthenticatedClient, Client
 
-    seller, buyer, operator, cashier = UserFactory(), UserFactory(), OperatorFactory(), StaffFactory()
+    seller, buyer, operator, cashier, colleague = (
+        UserFactory(),
+        UserFactory(),
+        OperatorFactory(),
+        StaffFactory(),
+        StaffFactory(),
+    )
     merchant = merchant_get_or_create(code="NOODLE", name="Noodle House")
-    merchant_staff_add(merchant_id=merchant.pk, user_id=cashier.pk)
+    for staff in (cashier, colleague):
+        merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
     anonymous = Client(base_url=live_server.url, raise_on_unexpected_status=True)
 
     def login(user):
@@ -120,7 +127,10 @@ def test_a_generated_client_walks_the_customer_merchant_and_operator_journey(liv
     fulfilled = endpoint("v4_merchant_redemptions_fulfil_create").sync(client=as_cashier, body=code_body)
     assert isinstance(fulfilled, model("VerificationOutput")), fulfilled
     assert fulfilled.order.status == "fulfilled"
-    used_again = endpoint("v4_merchant_redemptions_fulfil_create").sync(client=as_cashier, body=code_body)
+    # The cashier's answer was lost: sending the fulfil again gets the original; a colleague is refused.
+    retried = endpoint("v4_merchant_redemptions_fulfil_create").sync(client=as_cashier, body=code_body)
+    assert retried.to_dict() == fulfilled.to_dict()
+    used_again = endpoint("v4_merchant_redemptions_fulfil_create").sync(client=login(colleague), body=code_body)
     assert isinstance(used_again, model("Error")) and used_again.error.code == "code_already_used"
 
     # The seller's item is used, its history says so; the buyer's balance paid for the shards.
