@@ -10,9 +10,12 @@ on each other in a circle:
    sender's (a gift: it guards the daily gift limits and the replay of an idempotency key);
 2. domain rows: a market listing or a redemption order, then the item instance; an issuer's
    issuance counter of the day;
-3. ledger holds;
-4. users' balance rows;
-5. system accounts' balance rows: shared by everybody (the fee account by every purchase),
+3. the backpack versions of the users whose balances or items the transaction changes
+   (core.services.backpack_versions_bump): one statement, every such user at once; a service
+   nested in another bumps rows its caller already holds, which waits on nothing;
+4. ledger holds;
+5. users' balance rows;
+6. system accounts' balance rows: shared by everybody (the fee account by every purchase),
    so taken last and held for the shortest time.
 
 Each app's `locks.py` holds its `select_for_update` helpers and is the only place that

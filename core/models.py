@@ -84,3 +84,22 @@ class IdempotencyRecord(models.Model):
 
     def __str__(self):
         return f"{self.method} {self.path} by {self.caller_id} → {self.status}"
+
+
+class BackpackVersion(models.Model):
+    """How many times a user's backpack (balances and items) has changed: the backpack's strong ETag.
+
+    Bumped by `core.services.backpack_versions_bump` in the transaction of every change to the user's
+    balances or items, so a reader who sees a version sees exactly the backpack of that version. No row
+    means the backpack has not changed since versions were introduced (version 0).
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, primary_key=True, on_delete=models.CASCADE, related_name="+")
+    version = models.BigIntegerField(default=1)
+
+    class Meta:
+        db_table = "core_backpack_versions"
+        constraints = [models.CheckConstraint(condition=models.Q(version__gte=1), name="backpack_version_positive")]
+
+    def __str__(self):
+        return f"backpack of {self.user_id}: version {self.version}"
