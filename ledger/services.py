@@ -21,7 +21,7 @@ from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert
 from core.errors import InvalidInput
 from core.models import EventType
-from core.services import event_record
+from core.services import backpack_versions_bump, event_record
 from ledger.exceptions import (
     AccountNotFound,
     HoldAmountExceeded,
@@ -156,6 +156,10 @@ def entry_post(
     meta = meta or {}
     _validate(business_type, business_id, legs, hold_changes)
     fingerprint = _fingerprint(legs, hold_changes, meta)
+    account_ids = {leg.account_id for leg in legs}
+    backpack_versions_bump(
+        user_ids=Account.objects.filter(pk__in=account_ids, user__isnull=False).values_list("user_id", flat=True)
+    )
     holds = _lock_holds([change.hold_id for change in hold_changes])
     keys = {(leg.account_id, leg.asset_code) for leg in legs}
     keys |= {(hold.account_id, hold.asset_id) for hold in holds.values()}
