@@ -42,7 +42,7 @@ def is_database_unavailable(exc: Exception) -> bool:
     return is_connection_lost(exc) or (isinstance(exc, OperationalError) and error_code(exc) in TRY_AGAIN_CODES)
 
 
-def atomic_with_retry(func):
+def atomic_with_retry(func=None, *, savepoint: bool = True):
     """Run `func` in a transaction, retrying it if the database picks it as a deadlock victim,
     or once on a new connection if the connection was lost before COMMIT.
 
@@ -55,12 +55,19 @@ def atomic_with_retry(func):
     reach the client as 503 (core/unavailable.py), whose retry with the same idempotency key
     finds the original. Inside an outer transaction there is nothing to retry from: the
     outermost caller owns the retry.
+
+    There, `func` runs in a savepoint, so that a caller may handle its failure and go on.
+    `@atomic_with_retry(savepoint=False)` spares the savepoint's two statements for a building
+    block that is called on every hot path and whose failure always fails its caller (the
+    ledger's posting): its failure then marks the caller's whole transaction for rollback.
     """
+    if func is None:
+        return functools.partial(atomic_with_retry, savepoint=savepoint)
 
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         if connection.in_atomic_block:
-            with transaction.atomic():
+            with transaction.atomic(savepoint=savepoint):
                 return func(*args, **kwargs)
         reconnected = False
         for attempt in range(1, DEADLOCK_ATTEMPTS + 1):

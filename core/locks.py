@@ -10,13 +10,14 @@ on each other in a circle:
    sender's (a gift: it guards the daily gift limits and the replay of an idempotency key);
 2. domain rows: a market listing or a redemption order, then the item instance; an issuer's
    issuance counter of the day;
-3. the backpack versions of the users whose balances or items the transaction changes
-   (core.services.backpack_versions_bump): one statement, every such user at once; a service
-   nested in another bumps rows its caller already holds, which waits on nothing;
-4. ledger holds;
-5. users' balance rows;
-6. system accounts' balance rows: shared by everybody (the fee account by every purchase),
-   so taken last and held for the shortest time.
+3. ledger holds;
+4. the backpack versions of the users whose balances or items the transaction changes
+   (core.services.backpack_versions_bump): one statement, every such user at once, in user-id
+   order; a service nested in another bumps rows its caller already holds, which waits on nothing;
+5. balance rows, users' and system accounts' alike, in one statement, by account id then asset
+   code. No system row is shared by everybody: the accounts that most postings touch (platform
+   fee, issuance, burn) are spread over slot accounts (ledger/models.py), so a purchase's fee row
+   is shared only with purchases of buyers in the same slot.
 
 Each app's `locks.py` holds its `select_for_update` helpers and is the only place that
 takes row locks; a lock is taken before reading what a write depends on. One statement

@@ -1,4 +1,6 @@
-"""Row locks of the assets track: holds, then users' balance rows, then system accounts' (core/locks.py)."""
+"""Row locks of the assets track: holds, then balance rows (core/locks.py)."""
+
+from django.db.models import Q
 
 from core.locks import in_lock_order
 from ledger.models import Balance, Hold, IssuanceDay
@@ -8,20 +10,15 @@ def holds_lock(*, hold_ids: list[int]) -> dict[int, Hold]:
     return {hold.pk: hold for hold in in_lock_order(Hold.objects.filter(pk__in=hold_ids))}
 
 
-def balance_lock(*, account_id: int, asset_code: str) -> Balance | None:
-    return Balance.objects.select_for_update().filter(account_id=account_id, asset_id=asset_code).first()
-
-
-def balances_lock(*, account_ids: set[int], asset_codes: set[str]) -> list[Balance]:
-    """Every balance row of these accounts in these assets, in one statement, by (account, asset).
-
-    For bulk work: callers lock users' rows and system rows in two calls, users' first.
-    """
-    return list(
-        Balance.objects.select_for_update()
-        .filter(account_id__in=account_ids, asset_id__in=asset_codes)
-        .order_by("account_id", "asset_id")
-    )
+def balances_lock(*, keys: set[tuple[int, str]]) -> list[Balance]:
+    """The balance rows of these (account id, asset code) keys, users' and system accounts' alike, in one
+    statement that locks them in the order of the (account, asset) unique index."""
+    if not keys:
+        return []
+    match = Q()
+    for account_id, asset_code in sorted(keys):
+        match |= Q(account_id=account_id, asset_id=asset_code)
+    return list(Balance.objects.select_for_update().filter(match).order_by("account_id", "asset_id"))
 
 
 def issuance_day_lock(*, issuer_id: int, asset_code: str, day) -> IssuanceDay | None:

@@ -26,6 +26,15 @@ class SystemAccount(models.TextChoices):
     MIGRATION = "SYSTEM_MIGRATION", "Migration"
 
 
+# Every purchase pays a fee and every grant comes from issuance: one balance row for each would make every
+# such posting wait on the one before it. These accounts are spread over slots, accounts of their own
+# ("SYSTEM_PLATFORM_FEE" is slot 0, "SYSTEM_PLATFORM_FEE:1" slot 1, ...), each posting using the slot of its
+# user (ledger.services.system_slot_code). Every slot is an ordinary system account, so every reconciliation
+# check holds for each slot as for any account; reports sum the slots (ledger.selectors.system_balance).
+SLOTTED_SYSTEM_ACCOUNTS = frozenset({SystemAccount.ISSUANCE, SystemAccount.BURN, SystemAccount.PLATFORM_FEE})
+SYSTEM_ACCOUNT_SLOTS = 32
+
+
 class Account(models.Model):
     kind = models.CharField(max_length=10, choices=AccountKind.choices)
     user = models.OneToOneField(

@@ -1,10 +1,10 @@
 """Reads of the assets track for the API and the admin."""
 
 from django.conf import settings
-from django.db.models import F, QuerySet, Sum
+from django.db.models import F, Q, QuerySet, Sum
 
 from ledger.exceptions import AssetNotFound
-from ledger.models import AssetType, Balance, Hold, HoldStatus, IssuanceLimit, JournalLeg
+from ledger.models import Account, AssetType, Balance, Hold, HoldStatus, IssuanceLimit, JournalLeg
 
 BALANCE_FIELDS = ("asset_code", "name", "icon", "type", "available_amount", "frozen_amount", "total_amount")
 
@@ -36,6 +36,17 @@ def balances_for_user(*, user_id: int) -> list[dict]:
         )
     )
     return [{**row, "total_amount": row["available_amount"] + row["frozen_amount"]} for row in rows]
+
+
+def system_accounts_of(code: str) -> QuerySet:
+    """The accounts of a system code: the code itself and, for a slotted account, its slots "<code>:<n>"."""
+    return Account.objects.filter(Q(system_code=code) | Q(system_code__startswith=f"{code}:"))
+
+
+def system_balance(*, code: str, asset_code: str) -> int:
+    """A system account's available balance of an asset, summed over its slots (ledger/models.py)."""
+    rows = Balance.objects.filter(account__in=system_accounts_of(code), asset_id=asset_code)
+    return rows.aggregate(total=Sum("available_amount"))["total"] or 0
 
 
 def legs_for_user(*, user_id: int, asset_code: str | None = None) -> QuerySet:

@@ -4,16 +4,15 @@ Each service takes its locks (ledger/locks.py, in the order of core/locks.py) be
 reads what it checks, then writes, in one transaction.
 """
 
-import functools
 import hashlib
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from core.amounts import require_positive
@@ -32,8 +31,10 @@ from ledger.exceptions import (
     IssuanceLimitExceeded,
     UnknownAsset,
 )
-from ledger.locks import balance_lock, balances_lock, holds_lock, issuance_day_lock
+from ledger.locks import balances_lock, holds_lock, issuance_day_lock
 from ledger.models import (
+    SLOTTED_SYSTEM_ACCOUNTS,
+    SYSTEM_ACCOUNT_SLOTS,
     Account,
     AccountKind,
     AssetType,
@@ -89,54 +90,73 @@ class EntrySpec:
     meta: dict = field(default_factory=dict)
 
 
+class Accounts(NamedTuple):
+    """Ledger accounts resolved in one read: by user, by system code, and each account's owner (None: system)."""
+
+    of_user: dict[int, int]
+    of_system: dict[str, int]
+    owners: dict[int, int | None]
+
+
+def accounts_get(*, user_ids: Collection[int] = (), system_codes: Collection[str] = ()) -> Accounts:
+    """The accounts of these users and system codes in one statement, creating the missing ones race-free."""
+    user_ids, system_codes = set(user_ids), set(system_codes)
+    found = _accounts_read(user_ids, system_codes)
+    if len(found.of_user) < len(user_ids) or len(found.of_system) < len(system_codes):
+        Account.objects.bulk_create(
+            [Account(kind=AccountKind.USER, user_id=u) for u in sorted(user_ids - found.of_user.keys())]
+            + [Account(kind=AccountKind.SYSTEM, system_code=c) for c in sorted(system_codes - found.of_system.keys())],
+            ignore_conflicts=True,  # created meanwhile by another transaction, or a user that does not exist
+        )
+        found = _accounts_read(user_ids, system_codes)
+        if len(found.of_user) < len(user_ids):
+            raise AccountNotFound("No such user.", user_ids=sorted(user_ids - found.of_user.keys()))
+    return found
+
+
+def _accounts_read(user_ids: set[int], system_codes: set[str]) -> Accounts:
+    rows = Account.objects.filter(Q(user_id__in=user_ids) | Q(system_code__in=system_codes))
+    accounts = Accounts({}, {}, {})
+    for account_id, user_id, system_code in rows.values_list("pk", "user_id", "system_code"):
+        if user_id is not None:
+            accounts.of_user[user_id] = account_id
+        elif system_code in system_codes:  # exactly: the column's collation is case-blind
+            accounts.of_system[system_code] = account_id
+        accounts.owners[account_id] = user_id
+    return accounts
+
+
 def account_get_or_create(*, user_id: int | None = None, system_code: str | None = None) -> Account:
     """The ledger account of a user or a system account, created on first use, race-free."""
     if (user_id is None) == (system_code is None):
         raise ValueError("Give exactly one of user_id and system_code.")
-    lookup = {"user_id": user_id} if user_id is not None else {"system_code": system_code}
-    account = Account.objects.filter(**lookup).first()
-    if account is not None:
-        return account
-    kind = AccountKind.USER if user_id is not None else AccountKind.SYSTEM
-    if kind == AccountKind.SYSTEM:
-        _system_account_ids.cache_clear()
-    try:
-        with transaction.atomic():
-            return Account.objects.create(kind=kind, **lookup)
-    except IntegrityError:
-        # Another transaction created it first, or the user does not exist.
-        account = Account.objects.filter(**lookup).first()
-        if account is None:
-            raise AccountNotFound(f"No user with id {user_id}.", user_id=user_id) from None
-        return account
+    accounts = accounts_get(user_ids={user_id} - {None}, system_codes={system_code} - {None})
+    return Account.objects.get(pk=accounts.of_user[user_id] if user_id is not None else accounts.of_system[system_code])
 
 
 def accounts_for_users(*, user_ids: set[int]) -> dict[int, int]:
     """{user_id: account_id} for many users at once, creating the missing accounts (bulk work)."""
-    found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
-    missing = set(user_ids) - found.keys()
-    if missing:
-        Account.objects.bulk_create(
-            [Account(kind=AccountKind.USER, user_id=user_id) for user_id in sorted(missing)], ignore_conflicts=True
-        )
-        found = dict(Account.objects.filter(user_id__in=user_ids).values_list("user_id", "pk"))
-    if len(found) != len(user_ids):
-        raise AccountNotFound("No such user.", user_ids=sorted(set(user_ids) - found.keys()))
-    return found
+    return accounts_get(user_ids=user_ids).of_user
 
 
-@functools.cache
-def _system_account_ids() -> frozenset[int]:
-    """The system accounts' ids, for the lock order only: a stale set could cost a retried
-    deadlock, never a wrong posting."""
-    return frozenset(Account.objects.filter(kind=AccountKind.SYSTEM).values_list("pk", flat=True))
+def system_account_id(code: str) -> int:
+    """The account of a system code (one slot of a slotted account: `system_slot_code`)."""
+    return accounts_get(system_codes={code}).of_system[code]
 
 
-def system_account_id(code: SystemAccount) -> int:
-    return account_get_or_create(system_code=code).pk
+def system_slot_code(code: SystemAccount, *, user_id: int) -> str:
+    """The slot of a hot system account that a posting for `user_id` uses (ledger.models.SLOTTED_SYSTEM_ACCOUNTS).
+
+    Chosen by the user, not at random: a replay posts to the same account (the entry's fingerprint), and one
+    user's postings, which queue on the user's own rows anyway, never wait on each other's slot.
+    """
+    if code not in SLOTTED_SYSTEM_ACCOUNTS:
+        return code
+    slot = user_id % SYSTEM_ACCOUNT_SLOTS
+    return code if slot == 0 else f"{code}:{slot}"
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def entry_post(
     *,
     business_type: str,
@@ -145,6 +165,7 @@ def entry_post(
     hold_changes: Sequence[HoldChange] = (),
     meta: dict | None = None,
     actor_id: int | None = None,
+    owners: Mapping[int, int | None] | None = None,
 ) -> PostResult:
     """Post one balanced journal entry, once per (business_type, business_id).
 
@@ -152,30 +173,36 @@ def entry_post(
     same key with different content raises IdempotencyConflict. Hold changes add the
     holder's frozen legs themselves; the caller gives the counter legs. `actor_id` records
     who asked (it is not part of the content: callers that care compare it on replays).
+    `owners` ({account id: user id, None for a system account}) spares reading accounts the
+    caller has just read (`accounts_get`).
+
+    The statements: lock the holds; read the accounts (unless given); bump the owners' backpack
+    versions; lock every balance row in one statement; insert the entry (its unique key is the
+    replay check: nothing is checked against the balances or holds before it, so a replay is
+    answered whatever happened since); write the balances in one statement, then the holds, then
+    the legs in one. A refusal after the insert rolls the whole transaction back.
     """
     meta = meta or {}
     _validate(business_type, business_id, legs, hold_changes)
     fingerprint = _fingerprint(legs, hold_changes, meta)
-    account_ids = {leg.account_id for leg in legs}
-    backpack_versions_bump(
-        user_ids=Account.objects.filter(pk__in=account_ids, user__isnull=False).values_list("user_id", flat=True)
-    )
     holds = _lock_holds([change.hold_id for change in hold_changes])
-    keys = {(leg.account_id, leg.asset_code) for leg in legs}
-    keys |= {(hold.account_id, hold.asset_id) for hold in holds.values()}
-    balances = _lock_balances(keys)
+    keys = {(leg.account_id, leg.asset_code) for leg in legs} | {(h.account_id, h.asset_id) for h in holds.values()}
+    owners = _owners({account_id for account_id, _ in keys}, owners)
+    backpack_versions_bump(user_ids=owners.values())
+    balances = _lock_balances(keys, owners)
 
-    # Checked under the locks: a concurrent duplicate (same legs, so the same locks) has committed by now.
-    existing = JournalEntry.objects.filter(business_type=business_type, business_id=business_id).first()
-    if existing is not None:
-        return PostResult(_replayed(existing, fingerprint), created=False)
+    entry = JournalEntry(
+        business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta, actor_id=actor_id
+    )
     try:
-        entry = JournalEntry.objects.create(
-            business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta, actor_id=actor_id
-        )
-    except IntegrityError:  # the same key with other legs, committed meanwhile
-        raise IdempotencyConflict(business_type=business_type, business_id=business_id) from None
-
+        entry.save(force_insert=True)
+    except IntegrityError:
+        # Posted before (balances locked, so a concurrent twin has committed by now): a replay, or the key
+        # reused with other content. MariaDB and SQLite undo just the failed statement and the transaction
+        # goes on (no savepoint needed), so the mark Django's save() set is lifted; nothing was written yet.
+        transaction.set_rollback(False)
+        existing = JournalEntry.objects.get(business_type=business_type, business_id=business_id)
+        return PostResult(_replayed(existing, fingerprint), created=False)
     all_legs = list(legs) + [_apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
     _check_balanced(all_legs)
     rows = _apply_legs(entry, all_legs, balances)
@@ -185,6 +212,17 @@ def entry_post(
         Hold.objects.filter(pk=hold.pk).update(remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
     JournalLeg.objects.bulk_create(rows)
     return PostResult(entry, created=True)
+
+
+def _owners(account_ids: set[int], known: Mapping[int, int | None] | None) -> dict[int, int | None]:
+    """{account id: owner user id or None} of these accounts, reading only those the caller did not give."""
+    owners = {account_id: known[account_id] for account_id in account_ids if known and account_id in known}
+    missing = account_ids - owners.keys()
+    if missing:
+        owners |= dict(Account.objects.filter(pk__in=missing).values_list("pk", "user_id"))
+        if len(owners) != len(account_ids):
+            raise AccountNotFound(account_ids=sorted(account_ids - owners.keys()))
+    return owners
 
 
 def _save_balances(balances) -> None:
@@ -227,7 +265,10 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
             raise IdempotencyConflict(business_type=spec.business_type, business_id=spec.business_id)
     new = list(pending.values())
     if new:
-        balances = _lock_balances_bulk({(leg.account_id, leg.asset_code) for spec, _ in new for leg in spec.legs})
+        keys = {(leg.account_id, leg.asset_code) for spec, _ in new for leg in spec.legs}
+        owners = _owners({account_id for account_id, _ in keys}, None)
+        backpack_versions_bump(user_ids=owners.values())
+        balances = _lock_balances(keys, owners)
         bulk_insert(
             JournalEntry,
             [
@@ -257,33 +298,30 @@ def _entries_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Journal
     return found
 
 
-def _lock_balances_bulk(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock many balance rows, users' then system accounts' (the global order), one statement each.
+def _lock_balances(keys: set[tuple[int, str]], owners: Mapping[int, int | None]) -> dict[tuple[int, str], Balance]:
+    """Lock the balance rows of the keys in one statement (ledger.locks.balances_lock), creating missing ones.
 
-    InnoDB locks each statement's rows in (account, asset) index order. It also locks the
-    accounts' rows of the other assets in the batch: fine for bulk work. Missing rows are
-    created, then locked.
+    A missing row is inserted (INSERT IGNORE: a concurrent transaction may insert it first), then
+    locked; a row that still cannot be found names an asset that does not exist.
     """
-    accounts = _accounts_with_known_assets(keys)
-    codes = {code for _, code in keys}
-    system = _system_account_ids()
-
-    def lock(account_ids) -> dict:
-        rows = balances_lock(account_ids=account_ids, asset_codes=codes)
-        return {(b.account_id, b.asset_id): b for b in rows if (b.account_id, b.asset_id) in keys}
-
-    balances = {}
-    for account_ids in (accounts.keys() - system, accounts.keys() & system):
-        if account_ids:
-            balances |= lock(account_ids)
+    balances = _exactly(balances_lock(keys=keys))
     missing = sorted(keys - balances.keys())
     if missing:
         Balance.objects.bulk_create(
-            [Balance(account_id=a, asset_id=c, allows_negative=accounts[a].is_system) for a, c in missing],
+            [Balance(account_id=a, asset_id=c, allows_negative=owners[a] is None) for a, c in missing],
             ignore_conflicts=True,
         )
-        balances |= lock({account_id for account_id, _ in missing})
+        balances |= _exactly(balances_lock(keys=set(missing)))
+        unknown = sorted({code for key, code in keys - balances.keys()})
+        if unknown:
+            raise UnknownAsset(asset_codes=unknown)
     return balances
+
+
+def _exactly(rows: list[Balance]) -> dict[tuple[int, str], Balance]:
+    # Keyed by the code as stored: a code that differs in case only matched through the column's case-blind
+    # collation, and is not the key asked for.
+    return {(row.account_id, row.asset_id): row for row in rows}
 
 
 def _validate(business_type, business_id, legs, hold_changes) -> None:
@@ -394,44 +432,6 @@ def _apply_hold_change(hold: Hold, change: HoldChange) -> Leg:
     )
 
 
-def _accounts_with_known_assets(keys: set[tuple[int, str]]) -> dict[int, Account]:
-    """The accounts of the keys, after checking that every account and asset exists."""
-    account_ids = {account_id for account_id, _ in keys}
-    accounts = Account.objects.in_bulk(account_ids)
-    if len(accounts) != len(account_ids):
-        raise AccountNotFound(account_ids=sorted(account_ids - accounts.keys()))
-    codes = {code for _, code in keys}
-    known = set(AssetType.objects.filter(pk__in=codes).values_list("pk", flat=True))
-    if codes - known:
-        raise UnknownAsset(asset_codes=sorted(codes - known))
-    return accounts
-
-
-def _lock_balances(keys: set[tuple[int, str]]) -> dict[tuple[int, str], Balance]:
-    """Lock the balance rows one by one in the global order (users' rows, then system rows, each
-    by account id and asset code), creating missing ones race-free."""
-    system = _system_account_ids()
-    balances = {}
-    for account_id, asset_code in sorted(keys, key=lambda key: (key[0] in system, key)):
-        balance = balance_lock(account_id=account_id, asset_code=asset_code)
-        if balance is None:
-            balance = _balance_create(account_id, asset_code)
-        elif balance.asset_id != asset_code:  # found by the column's case-blind collation: not this code
-            raise UnknownAsset(asset_codes=[asset_code])
-        balances[(account_id, asset_code)] = balance
-    return balances
-
-
-def _balance_create(account_id: int, asset_code: str) -> Balance:
-    account = _accounts_with_known_assets({(account_id, asset_code)})[account_id]
-    lookup = {"account_id": account_id, "asset_id": asset_code}
-    try:
-        with transaction.atomic():
-            return Balance.objects.create(allows_negative=account.is_system, **lookup)
-    except IntegrityError:  # created by a concurrent transaction: wait for it and lock it
-        return balance_lock(account_id=account_id, asset_code=asset_code)
-
-
 def _counterparty(business_type: str, delta: int) -> SystemAccount:
     explicit = {"adjustment": SystemAccount.ADJUSTMENT, "migration": SystemAccount.MIGRATION}
     if business_type in explicit:
@@ -459,17 +459,18 @@ def balance_change(
     """
     if type(delta) is not int or delta == 0:
         raise InvalidEntry("delta is a non-zero integer.", delta=repr(delta))
-    user_account = account_get_or_create(user_id=user_id)
-    system_id = system_account_id(_counterparty(business_type, delta))
+    system_code = system_slot_code(_counterparty(business_type, delta), user_id=user_id)
+    accounts = accounts_get(user_ids={user_id}, system_codes={system_code})
     return entry_post(
         business_type=business_type,
         business_id=business_id,
         legs=[
-            Leg(account_id=user_account.pk, asset_code=asset_code, delta_available=delta),
-            Leg(account_id=system_id, asset_code=asset_code, delta_available=-delta),
+            Leg(account_id=accounts.of_user[user_id], asset_code=asset_code, delta_available=delta),
+            Leg(account_id=accounts.of_system[system_code], asset_code=asset_code, delta_available=-delta),
         ],
         meta=meta,
         actor_id=actor_id,
+        owners=accounts.owners,
     )
 
 
@@ -489,16 +490,17 @@ def transfer(
     require_positive(InvalidEntry, amount=amount)
     if from_user_id == to_user_id:
         raise InvalidEntry("Cannot transfer to the same user.")
-    accounts = accounts_for_users(user_ids={from_user_id, to_user_id})
+    accounts = accounts_get(user_ids={from_user_id, to_user_id})
     return entry_post(
         business_type=business_type,
         business_id=business_id,
         legs=[
-            Leg(account_id=accounts[from_user_id], asset_code=asset_code, delta_available=-amount),
-            Leg(account_id=accounts[to_user_id], asset_code=asset_code, delta_available=amount),
+            Leg(account_id=accounts.of_user[from_user_id], asset_code=asset_code, delta_available=-amount),
+            Leg(account_id=accounts.of_user[to_user_id], asset_code=asset_code, delta_available=amount),
         ],
         meta=meta,
         actor_id=actor_id,
+        owners=accounts.owners,
     )
 
 
@@ -657,7 +659,9 @@ def balance_recalculate(*, actor, account_id: int, asset_code: str, reason: str)
     """
     require_permission(actor, "ledger.recalculate_balance")
     _require_reason(reason)
-    balance = _lock_balances({(account_id, asset_code)})[(account_id, asset_code)]
+    owners = _owners({account_id}, None)
+    backpack_versions_bump(user_ids=owners.values())
+    balance = _lock_balances({(account_id, asset_code)}, owners)[(account_id, asset_code)]
     journal = journal_sums(account_id=account_id, asset_code=asset_code)
     before = (balance.available_amount, balance.frozen_amount)
     Balance.objects.filter(pk=balance.pk).update(

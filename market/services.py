@@ -20,13 +20,14 @@ from items.services import item_lock, item_transfer, item_unlock
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
 from ledger.models import AssetType, SystemAccount
 from ledger.services import (
+    Accounts,
     HoldChange,
     Leg,
-    accounts_for_users,
+    accounts_get,
     entry_post,
     hold_create,
     hold_release,
-    system_account_id,
+    system_slot_code,
 )
 from market.events import purchase_events
 from market.exceptions import (
@@ -135,52 +136,57 @@ def listing_purchase(
 ) -> PurchaseResult:
     """Buy `quantity` of an asset listing (or the item of an item listing) in one ledger entry.
 
-    A retry with the same idempotency key returns the original trade and moves nothing.
+    A retry with the same idempotency key returns the original trade and moves nothing. The replay
+    check costs nothing on the way to a purchase: the entry's unique business key is it, and the
+    refusals that can come before the entry (sold out since, say) look for the original trade first.
     """
     if not idempotency_key or len(idempotency_key) > 64:
         raise InvalidListing("An idempotency key of 1 to 64 characters is required.")
     listing = listing_lock(listing_id=listing_id)
     if listing is None:
         raise ListingNotFound(listing_id=listing_id)
-    # After the listing lock: a concurrent retry of the same purchase has committed by now.
-    previous = MarketTrade.objects.filter(buyer_id=buyer_id, idempotency_key=idempotency_key).first()
-    if previous is not None:
-        return PurchaseResult(_replayed(previous, listing, quantity), created=False)
-
     now = timezone.now()
-    if listing.status != ListingStatus.ON_SALE or listing.expires_at <= now:
-        raise ListingNotOnSale(listing_id=listing.pk, status=listing.status)
+    try:
+        if listing.status != ListingStatus.ON_SALE or listing.expires_at <= now:
+            raise ListingNotOnSale(listing_id=listing.pk, status=listing.status)
+        quantity = _purchase_quantity(listing, quantity)
+    except (ListingNotOnSale, QuantityExceedsRemaining):  # unless this is a retry of a purchase made since
+        previous = MarketTrade.objects.filter(buyer_id=buyer_id, idempotency_key=idempotency_key).first()
+        if previous is None:
+            raise
+        return PurchaseResult(_replayed(previous, listing, quantity), created=False)
     if listing.seller_id == buyer_id:
         raise CannotBuyOwnListing(listing_id=listing.pk)
-    quantity = _purchase_quantity(listing, quantity)
     split = fee_split(
         unit_price=listing.unit_price,
         quantity=quantity,
         fee_bps=settings.MARKET_FEE_BPS,
         min_fee=settings.MARKET_MIN_FEE,
     )
+    if listing.listing_type == ListingType.ITEM:  # the item row comes before the ledger's rows (core/locks.py)
+        item_transfer(
+            item_id=listing.item_instance_id, locked_by=listing.lock_reference, to_owner_id=buyer_id, actor_id=buyer_id
+        )
+    fee_code = system_slot_code(SystemAccount.PLATFORM_FEE, user_id=buyer_id)
+    accounts = accounts_get(user_ids={buyer_id, listing.seller_id}, system_codes={fee_code})
+    result = entry_post(
+        business_type=PURCHASE_BUSINESS_TYPE,
+        business_id=f"{listing.pk}:{buyer_id}:{idempotency_key}",
+        legs=_purchase_legs(listing, accounts, buyer_id, quantity, split, fee_code),
+        hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
+        meta={"listing_id": listing.pk, "quantity": quantity},
+        owners=accounts.owners,
+    )
+    if not result.created:  # a concurrent twin of this purchase committed first
+        return PurchaseResult(_replayed(MarketTrade.objects.get(entry=result.entry), listing, quantity), created=False)
 
-    # The listing's own writes come first: the ledger entry locks the shared platform-fee
-    # balance, and everything after that lock keeps other purchases waiting until commit.
     remaining = listing.quantity_remaining - quantity if listing.listing_type == ListingType.ASSET else None
     sold = remaining in (0, None)
-    MarketListing.objects.filter(pk=listing.pk, status=ListingStatus.ON_SALE).update(
+    MarketListing.objects.filter(pk=listing.pk).update(
         quantity_remaining=remaining,
         status=ListingStatus.SOLD if sold else ListingStatus.ON_SALE,
         sold_at=now if sold else None,
         updated_at=now,
-    )
-    if listing.listing_type == ListingType.ITEM:
-        item_transfer(
-            item_id=listing.item_instance_id, locked_by=listing.lock_reference, to_owner_id=buyer_id, actor_id=buyer_id
-        )
-    legs = _purchase_legs(listing, buyer_id, quantity, split)
-    result = entry_post(
-        business_type=PURCHASE_BUSINESS_TYPE,
-        business_id=f"{listing.pk}:{buyer_id}:{idempotency_key}",
-        legs=legs,
-        hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
-        meta={"listing_id": listing.pk, "quantity": quantity},
     )
     try:
         trade = MarketTrade.objects.create(
@@ -223,15 +229,16 @@ def _purchase_quantity(listing: MarketListing, quantity: int | None) -> int:
     return quantity
 
 
-def _purchase_legs(listing: MarketListing, buyer_id: int, quantity: int, split: FeeSplit) -> list[Leg]:
+def _purchase_legs(
+    listing: MarketListing, accounts: Accounts, buyer_id: int, quantity: int, split: FeeSplit, fee_code: str
+) -> list[Leg]:
     """The counter legs of a purchase; the seller's frozen leg comes from the hold change."""
-    accounts = accounts_for_users(user_ids={buyer_id, listing.seller_id})
-    buyer, seller = accounts[buyer_id], accounts[listing.seller_id]
+    buyer, seller = accounts.of_user[buyer_id], accounts.of_user[listing.seller_id]
     price = listing.price_asset_id
     parts = [
         (buyer, price, -split.total),
         (seller, price, split.seller_amount),
-        (system_account_id(SystemAccount.PLATFORM_FEE) if split.fee else None, price, split.fee),
+        (accounts.of_system[fee_code], price, split.fee),
     ]
     if listing.listing_type == ListingType.ASSET:
         parts.append((buyer, listing.asset_id, quantity))

@@ -11,6 +11,7 @@ from ledger.exceptions import (
 )
 from ledger.models import Balance, HoldStatus, JournalEntry, JournalLeg, SystemAccount
 from ledger.reconciliation import ledger_discrepancies
+from ledger.selectors import system_balance
 from ledger.services import (
     EntrySpec,
     Leg,
@@ -24,6 +25,7 @@ from ledger.services import (
     hold_release,
     hold_settle,
     system_account_id,
+    system_slot_code,
     transfer,
 )
 from tests.conftest import available, frozen, grant
@@ -37,7 +39,8 @@ def test_grant_is_issued_from_the_issuance_account(user):
 
     assert result.created
     legs = {leg.account_id: leg.delta_available for leg in result.entry.legs.all()}
-    assert legs == {account_get_or_create(user_id=user.pk).pk: 100, system_account_id(SystemAccount.ISSUANCE): -100}
+    issuance = system_account_id(system_slot_code(SystemAccount.ISSUANCE, user_id=user.pk))
+    assert legs == {account_get_or_create(user_id=user.pk).pk: 100, issuance: -100}
     assert available(user) == 100
     assert ledger_discrepancies() == []
 
@@ -48,8 +51,7 @@ def test_spend_goes_to_burn(user):
     balance_change(user_id=user.pk, asset_code="DIAMOND", delta=-30, business_type="spend", business_id="s1")
 
     assert available(user) == 70
-    burn = Balance.objects.get(account_id=system_account_id(SystemAccount.BURN), asset_id="DIAMOND")
-    assert burn.available_amount == 30
+    assert system_balance(code=SystemAccount.BURN, asset_code="DIAMOND") == 30
 
 
 def test_replay_returns_the_original_entry_and_changes_nothing(user):
@@ -228,9 +230,7 @@ def test_database_refuses_a_negative_user_balance(user):
 def test_database_allows_system_accounts_to_go_negative(user):
     grant(user, "DIAMOND", 5)
 
-    issuance = Balance.objects.get(account_id=system_account_id(SystemAccount.ISSUANCE), asset_id="DIAMOND")
-
-    assert issuance.available_amount == -5
+    assert system_balance(code=SystemAccount.ISSUANCE, asset_code="DIAMOND") == -5
 
 
 def test_database_refuses_a_duplicate_business_key():

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from core.amounts import MAX_AMOUNT
 from ledger.models import Balance, SystemAccount
-from ledger.services import system_account_id
+from ledger.selectors import system_balance
 from market.services import fee_split, listing_create, listing_purchase
 from tests.conftest import available, grant
 from tests.factories import UserFactory
@@ -71,8 +71,7 @@ def total_in_circulation(asset_code: str) -> int:
 
 
 def fee_account_balance(asset_code: str) -> int:
-    row = Balance.objects.filter(account_id=system_account_id(SystemAccount.PLATFORM_FEE), asset_id=asset_code).first()
-    return row.available_amount if row else 0
+    return system_balance(code=SystemAccount.PLATFORM_FEE, asset_code=asset_code)
 
 
 @pytest.mark.django_db

@@ -11,7 +11,7 @@ from items.services import item_lock
 from ledger.exceptions import IdempotencyConflict, InsufficientBalance, UnknownAsset
 from ledger.models import Balance, Hold, HoldStatus, JournalEntry, SystemAccount
 from ledger.reconciliation import ledger_discrepancies
-from ledger.services import system_account_id
+from ledger.selectors import system_accounts_of, system_balance
 from market.exceptions import (
     AssetNotTradable,
     CannotBuyOwnListing,
@@ -47,8 +47,7 @@ def shard_listing(seller):
 
 
 def fee_balance(asset_code="DIAMOND") -> int:
-    row = Balance.objects.filter(account_id=system_account_id(SystemAccount.PLATFORM_FEE), asset_id=asset_code).first()
-    return row.available_amount if row else 0
+    return system_balance(code=SystemAccount.PLATFORM_FEE, asset_code=asset_code)
 
 
 def snapshot() -> dict:
@@ -357,7 +356,7 @@ def test_without_a_fee_the_seller_gets_everything_and_the_fee_account_is_untouch
 
     assert (trade.fee, trade.seller_amount) == (0, 90)
     assert available(seller) == 90
-    assert not Balance.objects.filter(account_id=system_account_id(SystemAccount.PLATFORM_FEE)).exists()
+    assert not Balance.objects.filter(account__in=system_accounts_of(SystemAccount.PLATFORM_FEE)).exists()
     assert trade.entry.legs.count() == 4
     assert ledger_discrepancies() == []
 
