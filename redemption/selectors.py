@@ -23,10 +23,6 @@ def orders_for_user(*, user_id: int) -> QuerySet:
     )
 
 
-def user_is_merchant_staff(*, user_id: int) -> bool:
-    return Merchant.objects.filter(staff__id=user_id, active=True).exists()
-
-
 def masked_name(user) -> str:
     """How merchant staff see a customer: enough to greet them, not to identify them."""
     name = user.get_full_name() or user.get_username()

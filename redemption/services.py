@@ -44,7 +44,7 @@ from redemption.exceptions import (
     TooManyAttempts,
     WrongMerchant,
 )
-from redemption.locks import order_lock, orders_lock_due_for_expiry
+from redemption.locks import order_lock, order_lock_for_fulfil, orders_lock_due_for_expiry
 from redemption.models import (
     HISTORY_HASH_PREFIX,
     REDEEMABLE_ITEM_TYPES,
@@ -314,8 +314,8 @@ def _staff_merchants(*, staff_user_id: int, merchant_code: str | None) -> list[M
 def _fulfil(
     *, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip: str | None, repeat_gets_original: bool
 ) -> Verification:
-    # The order alone: its item is locked after it, by item_mark_used.
-    order = order_lock(code_hash=code_hash)
+    # The order alone, with what its item restricts: the item is locked after it, by item_mark_used.
+    order = order_lock_for_fulfil(code_hash=code_hash)
     if order is None:
         raise CodeNotFound()
     retried = _fulfil_retried(order, merchants=merchants, staff_user_id=staff_user_id) if repeat_gets_original else None
@@ -330,7 +330,9 @@ def _fulfil(
         )
         logger.info("redemption order %s: fulfil retried by staff %s, original answer", order.order_id, staff_user_id)
         return retried
-    merchant = _redeemable_at(order, merchants)
+    merchant = _redeemable_at(order, merchants, restricted_to=order.restricted_to)
+    # The item's transition reads it (locked) once: its face value comes from there.
+    item = item_mark_used(item_id=order.item_instance_id, locked_by=order.lock_holder, actor_id=staff_user_id)
     now = timezone.now()
     updated = RedemptionOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
         status=OrderStatus.FULFILLED,
@@ -338,12 +340,11 @@ def _fulfil(
         fulfilled_at=now,
         redeemer_id=staff_user_id,
         merchant=merchant,
-        face_value=_face_value(order.item_instance),
+        face_value=_face_value(item),
         updated_at=now,
     )
     if updated == 0:  # cannot happen under the row lock; refuse rather than use the item twice
         raise _refusal(CodeAlreadyUsed(), order, merchant)
-    item = item_mark_used(item_id=order.item_instance_id, locked_by=order.lock_holder, actor_id=staff_user_id)
     order.status, order.pending_item_id, order.fulfilled_at = OrderStatus.FULFILLED, None, now
     order.redeemer_id, order.merchant, order.updated_at = staff_user_id, merchant, now
     order.item_instance = item
@@ -380,20 +381,20 @@ def _lookup(*, code_hash: str, merchants: list[Merchant], staff_user_id: int, ip
     order = RedemptionOrder.objects.select_related("item_instance", "customer").filter(code_hash=code_hash).first()
     if order is None:
         raise CodeNotFound()
-    merchant = _redeemable_at(order, merchants)
+    merchant = _redeemable_at(order, merchants, restricted_to=order.item_instance.merchant_code)
     _attempt_record(
         AttemptKind.LOOKUP, AttemptOutcome.OK, staff_user_id=staff_user_id, ip=ip, order_pk=order.pk, merchant=merchant
     )
     return Verification(order=order, item=order.item_instance, merchant=merchant)
 
 
-def _redeemable_at(order: RedemptionOrder, merchants: list[Merchant]) -> Merchant:
+def _redeemable_at(order: RedemptionOrder, merchants: list[Merchant], *, restricted_to: str | None) -> Merchant:
     """The caller's merchant where this order may be redeemed now, or the refusal that says why not.
+    `restricted_to` is the merchant code of the order's item.
 
     Merchant scope comes first (SPEC §4): staff learn nothing of an order restricted to another merchant,
     and of an order used elsewhere only that it was used, not when or where.
     """
-    restricted_to = order.item_instance.merchant_code
     merchant = next((m for m in merchants if m.code == restricted_to), merchants[0])
     if restricted_to and merchant.code != restricted_to:
         raise _refusal(WrongMerchant(merchant_code=merchant.code), order, merchant)
