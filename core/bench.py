@@ -63,3 +63,12 @@ def _timed_calls(call: Callable, args: list) -> tuple[float, float, list[float]]
         return started, time.perf_counter(), latencies
     finally:
         connections.close_all()
+
+
+def statements(call: Callable[[], object]) -> int:
+    """How many SQL statements `call()` sends, BEGIN, COMMIT and savepoints included (Django logs them)."""
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as captured:
+        call()
+    return len(captured.captured_queries)

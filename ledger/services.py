@@ -12,12 +12,12 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
 from core.amounts import require_positive
 from core.authority import require_permission
-from core.db import atomic_with_retry, bulk_insert
+from core.db import atomic_with_retry, bulk_insert, insert_one
 from core.errors import InvalidInput
 from core.models import EventType
 from core.services import backpack_versions_bump, event_record
@@ -115,9 +115,20 @@ def accounts_get(*, user_ids: Collection[int] = (), system_codes: Collection[str
 
 
 def _accounts_read(user_ids: set[int], system_codes: set[str]) -> Accounts:
-    rows = Account.objects.filter(Q(user_id__in=user_ids) | Q(system_code__in=system_codes))
     accounts = Accounts({}, {}, {})
-    for account_id, user_id, system_code in rows.values_list("pk", "user_id", "system_code"):
+    if not user_ids and not system_codes:
+        return accounts
+    match = " OR ".join(
+        ([f"user_id IN ({', '.join(['%s'] * len(user_ids))})"] if user_ids else [])
+        + ([f"system_code IN ({', '.join(['%s'] * len(system_codes))})"] if system_codes else [])
+    )
+    with connection.cursor() as cursor:  # SQL on the hot path, as ledger.locks.balances_lock
+        cursor.execute(
+            f"SELECT id, user_id, system_code FROM {connection.ops.quote_name(Account._meta.db_table)} WHERE {match}",
+            [*user_ids, *system_codes],
+        )
+        rows = cursor.fetchall()
+    for account_id, user_id, system_code in rows:
         if user_id is not None:
             accounts.of_user[user_id] = account_id
         elif system_code in system_codes:  # exactly: the column's collation is case-blind
@@ -195,12 +206,10 @@ def entry_post(
         business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta, actor_id=actor_id
     )
     try:
-        entry.save(force_insert=True)
+        insert_one(entry)
     except IntegrityError:
         # Posted before (balances locked, so a concurrent twin has committed by now): a replay, or the key
-        # reused with other content. MariaDB and SQLite undo just the failed statement and the transaction
-        # goes on (no savepoint needed), so the mark Django's save() set is lifted; nothing was written yet.
-        transaction.set_rollback(False)
+        # reused with other content. Nothing was written yet, and the failed INSERT alone was undone.
         existing = JournalEntry.objects.get(business_type=business_type, business_id=business_id)
         return PostResult(_replayed(existing, fingerprint), created=False)
     all_legs = list(legs) + [_apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
@@ -210,7 +219,7 @@ def entry_post(
     for change in hold_changes:
         hold = holds[change.hold_id]
         Hold.objects.filter(pk=hold.pk).update(remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
-    JournalLeg.objects.bulk_create(rows)
+    bulk_insert(JournalLeg, rows)
     return PostResult(entry, created=True)
 
 
@@ -226,18 +235,20 @@ def _owners(account_ids: set[int], known: Mapping[int, int | None] | None) -> di
 
 
 def _save_balances(balances) -> None:
-    """Write locked balance rows back in one statement (an upsert on their ids).
-
-    bulk_update compiles a CASE per row and field: a quarter of the time of a posting.
-    """
-    # MySQL's ON DUPLICATE KEY UPDATE takes no conflict target; SQLite's ON CONFLICT needs one.
-    target = {"unique_fields": ["id"]} if connection.features.supports_update_conflicts_with_target else {}
-    Balance.objects.bulk_create(
-        list(balances),
-        update_conflicts=True,
-        update_fields=["available_amount", "frozen_amount", "updated_at"],
-        **target,
-    )
+    """Write locked balance rows back in one UPDATE (a CASE on their ids)."""
+    balances = list(balances)
+    cases = " ".join(["WHEN %s THEN %s"] * len(balances))
+    ids = ", ".join(["%s"] * len(balances))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(Balance._meta.db_table)} SET "
+            f"available_amount = CASE id {cases} END, frozen_amount = CASE id {cases} END, updated_at = %s "
+            f"WHERE id IN ({ids})",
+            [v for b in balances for v in (b.pk, b.available_amount)]
+            + [v for b in balances for v in (b.pk, b.frozen_amount)]
+            + [connection.ops.adapt_datetimefield_value(timezone.now())]
+            + [b.pk for b in balances],
+        )
 
 
 @atomic_with_retry
