@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 
-from core.db import in_batches
+from core.db import bulk_insert, in_batches
 from core.errors import IdempotencyKeyReused
 from core.locks import issuer_key_lock
 from core.models import BackpackVersion, EventType, IdempotencyRecord, IssuerKey, OutboxEvent
@@ -60,8 +60,11 @@ def events_record(*, events: Sequence[Event]) -> list[OutboxEvent]:
         if event.event_type not in EventType.values:
             raise ValueError(f"Unknown event type {event.event_type!r}: add it to core.models.EventType.")
     rows = [OutboxEvent(event_type=e.event_type, data=e.data, once_key=e.once_key) for e in events]
-    # INSERT IGNORE only where a duplicate once_key is expected: elsewhere an error must stay an error.
-    return OutboxEvent.objects.bulk_create(rows, ignore_conflicts=any(e.once_key for e in events))
+    if any(e.once_key for e in events):
+        # INSERT IGNORE only where a duplicate once_key is expected: elsewhere an error must stay an error.
+        return OutboxEvent.objects.bulk_create(rows, ignore_conflicts=True)
+    bulk_insert(OutboxEvent, rows)  # every business transaction writes here: no per-row field API
+    return rows
 
 
 def events_mark_published(*, event_ids: Sequence[int], now: datetime) -> int:

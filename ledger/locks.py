@@ -2,12 +2,12 @@
 
 from django.db import connection
 
-from core.locks import in_lock_order
+from core.locks import rows_lock
 from ledger.models import Balance, Hold, IssuanceDay
 
 
 def holds_lock(*, hold_ids: list[int]) -> dict[int, Hold]:
-    return {hold.pk: hold for hold in in_lock_order(Hold.objects.filter(pk__in=hold_ids))}
+    return {hold.pk: hold for hold in rows_lock(Hold, hold_ids)}
 
 
 def balances_lock(*, keys: set[tuple[int, str]]) -> list[Balance]:

@@ -450,7 +450,7 @@ def _counterparty(business_type: str, delta: int) -> SystemAccount:
     return SystemAccount.ISSUANCE if delta > 0 else SystemAccount.BURN
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def balance_change(
     *,
     user_id: int,
@@ -485,7 +485,7 @@ def balance_change(
     )
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def transfer(
     *,
     from_user_id: int,

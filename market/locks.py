@@ -2,6 +2,7 @@
 
 from django.contrib.auth import get_user_model
 
+from core.locks import rows_lock
 from market.models import MarketListing
 
 
@@ -11,4 +12,4 @@ def seller_lock(*, seller_id: int) -> None:
 
 
 def listing_lock(*, listing_id: int) -> MarketListing | None:
-    return MarketListing.objects.select_for_update().filter(pk=listing_id).first()
+    return next(iter(rows_lock(MarketListing, [listing_id])), None)

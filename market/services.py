@@ -13,7 +13,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
-from core.db import atomic_with_retry, in_batches
+from core.db import atomic_with_retry, in_batches, insert_one
 from core.services import events_record
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_transfer, item_unlock
@@ -188,20 +188,21 @@ def listing_purchase(
         sold_at=now if sold else None,
         updated_at=now,
     )
+    trade = MarketTrade(
+        listing=listing,
+        buyer_id=buyer_id,
+        seller_id=listing.seller_id,
+        quantity=quantity,
+        unit_price=listing.unit_price,
+        price_asset_id=listing.price_asset_id,
+        total=split.total,
+        fee=split.fee,
+        seller_amount=split.seller_amount,
+        entry=result.entry,
+        idempotency_key=idempotency_key,
+    )
     try:
-        trade = MarketTrade.objects.create(
-            listing=listing,
-            buyer_id=buyer_id,
-            seller_id=listing.seller_id,
-            quantity=quantity,
-            unit_price=listing.unit_price,
-            price_asset_id=listing.price_asset_id,
-            total=split.total,
-            fee=split.fee,
-            seller_amount=split.seller_amount,
-            entry=result.entry,
-            idempotency_key=idempotency_key,
-        )
+        insert_one(trade)
     except IntegrityError:
         # The same key went through concurrently on another listing: not a retry of this one.
         # No savepoint is needed: the whole purchase rolls back with this error.

@@ -18,7 +18,7 @@ from django.test import override_settings
 
 from core.bench import measure, statements
 from ledger.selectors import balance_get
-from ledger.services import balance_change, transfer
+from ledger.services import asset_grant, balance_change, transfer
 
 ASSET = "DIAMOND"
 
@@ -38,11 +38,15 @@ class Command(BaseCommand):
         self.stdout.write(f"database: {connection.vendor} {connection.settings_dict.get('NAME')}, run tag {tag}")
         pair = self.pairs(f"{tag}-count", 1, 10)[0]
         _transfer((*pair, f"{tag}-warm"))  # the payee's balance row and the issuance slot exist from here on
+        issuer = get_user_model().objects.create_superuser(username=f"bench-ledger-{tag}-issuer")
+        asset_grant(
+            actor=issuer, user_id=pair[1], asset_code=ASSET, amount=1, business_type="bench", business_id=f"{tag}-w"
+        )
         counts = {
             "transfer": statements(lambda: _transfer((*pair, f"{tag}-count"))),
-            "grant (balance_change)": statements(
-                lambda: balance_change(
-                    user_id=pair[1], asset_code=ASSET, delta=1, business_type="bench_grant", business_id=f"{tag}-g"
+            "grant (asset_grant)": statements(
+                lambda: asset_grant(
+                    actor=issuer, user_id=pair[1], asset_code=ASSET, amount=1, business_type="bench", business_id=tag
                 )
             ),
             "balance read": statements(lambda: _read((pair[0], None))),
