@@ -93,6 +93,10 @@ class AssetType(models.Model):
         return self.asset_code
 
 
+# The unique index the postings lock balance rows through (ledger.locks.balances_lock).
+BALANCE_KEY = "balance_unique_account_asset"
+
+
 class Balance(models.Model):
     account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="balances")
     asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
@@ -106,7 +110,7 @@ class Balance(models.Model):
     class Meta:
         db_table = "account_asset_balances"
         constraints = [
-            models.UniqueConstraint(fields=["account", "asset"], name="balance_unique_account_asset"),
+            models.UniqueConstraint(fields=["account", "asset"], name=BALANCE_KEY),
             models.CheckConstraint(condition=Q(frozen_amount__gte=0), name="balance_frozen_not_negative"),
             models.CheckConstraint(
                 condition=Q(available_amount__gte=0) | Q(allows_negative=True),

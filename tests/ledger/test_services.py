@@ -76,7 +76,7 @@ def test_changed_replay_is_a_conflict(user, changed):
     }
     balance_change(**request, meta={"campaign": "spring"})
 
-    with pytest.raises(IdempotencyConflict):
+    with pytest.raises(IdempotencyConflict), transaction.atomic():  # a savepoint: the test goes on after it
         balance_change(**{**request, "meta": {"campaign": "spring"}, **changed})
 
     assert available(user) == 100
@@ -85,7 +85,7 @@ def test_changed_replay_is_a_conflict(user, changed):
 def test_debit_beyond_the_balance_is_refused_and_changes_nothing(user):
     grant(user, "DIAMOND", 10)
 
-    with pytest.raises(InsufficientBalance) as error:
+    with pytest.raises(InsufficientBalance) as error, transaction.atomic():
         balance_change(user_id=user.pk, asset_code="DIAMOND", delta=-11, business_type="spend", business_id="x")
 
     assert error.value.details == {"asset_code": "DIAMOND", "available": 10, "required": 11}
