@@ -1,3 +1,4 @@
+import orjson
 from drf_spectacular.utils import extend_schema, extend_schema_view
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
@@ -50,7 +51,7 @@ class ItemEventViewSet(ListModelMixin, ApiViewSet):
 
 
 class BackpackViewSet(ApiViewSet):
-    """Both tracks in one response, in a fixed number of queries: plain dicts, no per-row serializer."""
+    """Both tracks in one response, in a fixed number of queries, the items' JSON written by the database."""
 
     renderer_classes = [ORJSONRenderer]
 
@@ -60,7 +61,7 @@ class BackpackViewSet(ApiViewSet):
         return Response(
             {
                 "assets": balances_for_user(user_id=request.user.pk),
-                "items": selectors.backpack_items(owner_id=request.user.pk, **filters),
+                "items": orjson.Fragment(selectors.backpack_items_json(owner_id=request.user.pk, **filters)),
             }
         )
 
