@@ -5,11 +5,13 @@ expression gives JSON text (never SQL NULL: a missing value is the text `null`);
 the bytes with orjson's on MariaDB and on SQLite.
 """
 
-import orjson
-from django.db.models import BinaryField, Func, TextField, Value
+import re
+
+from django.db.models import BinaryField, Func, TextField
 
 # What orjson escapes in a string: the quote, the backslash and the control characters, in this form.
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _ESCAPES = [("\\", "\\\\"), ('"', '\\"')] + [
     (chr(code), _SHORT_ESCAPES.get(chr(code), f"\\u{code:04x}")) for code in range(0x20)
 ]
@@ -35,10 +37,21 @@ class JSONString(Func):
             escaped = f"REPLACE({escaped}, %s, %s)"
             escape_params += [character, escape]
         sql = (
-            f"COALESCE(IF(LENGTH(JSON_QUOTE({value})) = LENGTH({value}) + 2, CONCAT('\"', {value}, '\"'), "
-            f"CONCAT('\"', {escaped}, '\"')), 'null')"
+            f"IF({value} IS NULL, 'null', IF(LENGTH(JSON_QUOTE({value})) = LENGTH({value}) + 2, "
+            f"CONCAT('\"', {value}, '\"'), CONCAT('\"', {escaped}, '\"')))"
         )
-        return sql, [*params, *params, *params, *params, *escape_params]
+        return sql, [*params * 5, *escape_params]
+
+
+class JSONIdentifier(Func):
+    """A text column whose values never need escaping (a choice: an item type, a status) as a JSON string."""
+
+    output_field = TextField()
+    template = "COALESCE(CONCAT('\"', %(expressions)s, '\"'), 'null')"
+
+    def as_sqlite(self, compiler, connection, **extra):
+        template = "COALESCE('\"' || %(expressions)s || '\"', 'null')"
+        return super().as_sql(compiler, connection, template=template, **extra)
 
 
 class JSONDateTime(Func):
@@ -53,28 +66,34 @@ class JSONDateTime(Func):
         return super().as_sql(compiler, connection, template=template, **extra)
 
     def as_mysql(self, compiler, connection, **extra):
+        # As text a DATETIME(6) is "YYYY-MM-DD HH:MM:SS.ffffff"; cutting it up is cheaper than DATE_FORMAT.
         value, params = compiler.compile(self.source_expressions[0])
         sql = (
-            f"COALESCE(CONCAT('\"', DATE_FORMAT({value}, %s), "
-            f"IF(MICROSECOND({value}) = 0, '', DATE_FORMAT({value}, %s)), 'Z\"'), 'null')"
+            f"IF({value} IS NULL, 'null', CONCAT('\"', LEFT({value}, 10), 'T', "
+            f"IF(MICROSECOND({value}) = 0, MID({value}, 12, 8), MID({value}, 12)), 'Z\"'))"
         )
-        return sql, [*params, "%Y-%m-%dT%H:%i:%s", *params, *params, ".%f"]
+        return sql, params * 5
 
 
 class JSONObjectBytes(Func):
     """`{"key":value,...}` as bytes, keys in the given order, from expressions that give JSON text
-    (JSONString, JSONDateTime, an integer column, a JSON column as stored)."""
+    (JSONString, JSONIdentifier, JSONDateTime, an integer column, a JSON column as stored)."""
 
     output_field = BinaryField()
 
     def __init__(self, **fields):
-        pieces = []
-        for position, (key, value) in enumerate(fields.items()):
-            pieces += [Value(("{" if position == 0 else ",") + orjson.dumps(key).decode() + ":"), value]
-        super().__init__(*pieces, Value("}"))
+        if not all(_KEY.fullmatch(key) for key in fields):
+            raise ValueError("Keys are written into the SQL: letters, digits and underscores only.")
+        self.keys = list(fields)
+        super().__init__(*fields.values())
 
-    def as_sqlite(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, template="CAST(%(expressions)s AS BLOB)", arg_joiner=" || ")
-
-    def as_mysql(self, compiler, connection, **extra):
-        return super().as_sql(compiler, connection, template="CAST(CONCAT(%(expressions)s) AS BINARY)")
+    def as_sql(self, compiler, connection, **extra):
+        pieces, params = [], []
+        for position, (key, expression) in enumerate(zip(self.keys, self.source_expressions, strict=True)):
+            sql, expression_params = compiler.compile(expression)
+            pieces += [f"""'{"{" if position == 0 else ","}"{key}":'""", sql]
+            params += expression_params
+        pieces.append("'}'")
+        if connection.vendor == "sqlite":
+            return f"CAST({' || '.join(pieces)} AS BLOB)", params
+        return f"CAST(CONCAT({', '.join(pieces)}) AS BINARY)", params

@@ -5,7 +5,7 @@ import hashlib
 import orjson
 from django.db.models import F, QuerySet
 
-from core.json_sql import JSONDateTime, JSONObjectBytes, JSONString
+from core.json_sql import JSONDateTime, JSONIdentifier, JSONObjectBytes, JSONString
 from core.selectors import backpack_version
 from items.exceptions import ItemNotFound
 from items.models import ItemInstance, ItemInstanceEvent, ItemStatus
@@ -46,9 +46,9 @@ def backpack_items_json(*, owner_id: int, status: str | None = None, item_type: 
         items = items.filter(item_type=item_type)
     rows = items.order_by("-created_at", "-id").values_list(
         JSONObjectBytes(
-            item_type=JSONString("item_type"),
+            item_type=JSONIdentifier("item_type"),
             name=JSONString("name"),
-            status=JSONString("status"),
+            status=JSONIdentifier("status"),
             locked_at=JSONDateTime("locked_at"),
             expires_at=JSONDateTime("expires_at"),
             created_at=JSONDateTime("created_at"),
