@@ -9,12 +9,13 @@ from django.utils import timezone
 
 from core.selectors import backpack_version
 from gifts.services import gift_send
+from items.api import views
 from items.models import ItemInstance
 from items.services import ImportedItem, item_lock, item_unlock, items_expire, items_import, items_remove_imported
 from ledger.models import AssetType
 from market.services import listing_create, listing_purchase
 from redemption.services import merchant_staff_add, order_cancel, order_create, order_fulfil
-from tests.conftest import give_item, grant
+from tests.conftest import give_item, grant, run_in_threads
 from tests.factories import MerchantFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -228,3 +229,25 @@ def test_an_import_and_its_undoing_change_the_owners_versions(user, other_user):
 
     assert after_import == (1, 1)
     assert (backpack_version(user_id=user.pk), backpack_version(user_id=other_user.pk)) == (2, 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_change_committed_between_the_tag_and_the_content_is_never_answered_304(client_for, user, monkeypatch):
+    # Given a lock committed by another connection after the view read the tag, before it read the items
+    item = give_item(user)
+    api = client_for(user)
+    read_items = views.selectors.backpack_items_json
+
+    def items_after_a_competing_lock(**filters):
+        run_in_threads(lambda _: item_lock(item_id=item.pk, locked_by="market:7"), 1)
+        return read_items(**filters)
+
+    monkeypatch.setattr(views.selectors, "backpack_items_json", items_after_a_competing_lock)
+    raced = api.get(URL)
+    monkeypatch.undo()
+
+    # Then the body is newer than its tag, and that tag gets the backpack again, never a 304
+    assert raced.json()["items"][0]["status"] == "locked"
+    again = api.get(URL, headers={"If-None-Match": raced["ETag"]})
+    assert again.status_code == 200
+    assert again.content == raced.content and again["ETag"] != raced["ETag"]
