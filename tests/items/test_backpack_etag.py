@@ -231,7 +231,7 @@ def test_an_import_and_its_undoing_change_the_owners_versions(user, other_user):
     assert (backpack_version(user_id=user.pk), backpack_version(user_id=other_user.pk)) == (2, 2)
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_a_change_committed_between_the_tag_and_the_content_is_never_answered_304(client_for, user, monkeypatch):
     # Given a lock committed by another connection after the view read the tag, before it read the items
     item = give_item(user)
