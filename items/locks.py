@@ -58,7 +58,7 @@ def items_lock_due_for_expiry(*, now: datetime, batch_size: int) -> list[dict]:
     return list(in_lock_order(due).values("pk", "owner_id", "item_type", "name", "expires_at")[:batch_size])
 
 
-def items_lock(*, item_ids, source: str, exclude_ids=()) -> list[int]:
-    """The ids of a source's items among `item_ids` (less `exclude_ids`), locked."""
+def items_lock(*, item_ids, source: str, exclude_ids=()) -> dict[int, int]:
+    """{item id: owner id} of a source's items among `item_ids` (less `exclude_ids`), locked."""
     items = ItemInstance.objects.filter(source=source, pk__in=item_ids).exclude(pk__in=exclude_ids)
-    return list(in_lock_order(items).values_list("pk", flat=True))
+    return dict(in_lock_order(items).values_list("pk", "owner_id"))

@@ -1,11 +1,15 @@
 """Reads of the items track for the API and the admin."""
 
-import orjson
-from django.db.models import F, QuerySet, TextField
-from django.db.models.functions import Cast
+import hashlib
 
+import orjson
+from django.db.models import F, QuerySet
+
+from core.json_sql import JSONDateTime, JSONIdentifier, JSONObjectBytes, JSONString
+from core.selectors import backpack_version
 from items.exceptions import ItemNotFound
 from items.models import ItemInstance, ItemInstanceEvent, ItemStatus
+from ledger.models import AssetType
 
 BACKPACK_STATUSES = (ItemStatus.AVAILABLE, ItemStatus.LOCKED)
 
@@ -31,32 +35,50 @@ def item_events(*, item_id: int) -> QuerySet:
     return ItemInstanceEvent.objects.filter(item_id=item_id).order_by("-id")
 
 
-def backpack_items(*, owner_id: int, status: str | None = None, item_type: str | None = None) -> list[dict]:
-    """The owner's available and locked items as plain dicts, newest first, in one query.
+def backpack_items_json(*, owner_id: int, status: str | None = None, item_type: str | None = None) -> bytes:
+    """The owner's available and locked items, newest first, as the JSON array the API sends (one query).
 
-    `meta` stays the JSON text the database holds (an orjson.Fragment): decoding it only
-    to encode it again was a third of the time of a large backpack.
+    The database writes each item's JSON (core/json_sql.py) with the bytes orjson wrote when the rows were
+    dicts: the same keys in the same order, `meta` as stored. Python only joins the rows.
     """
     items = ItemInstance.objects.filter(owner_id=owner_id, status__in=[status] if status else BACKPACK_STATUSES)
     if item_type:
         items = items.filter(item_type=item_type)
-    rows = list(
-        items.order_by("-created_at", "-id").values(
-            "item_type",
-            "name",
-            "status",
-            "locked_at",
-            "expires_at",
-            "created_at",
-            "updated_at",
+    rows = items.order_by("-created_at", "-id").values_list(
+        JSONObjectBytes(
+            item_type=JSONIdentifier("item_type"),
+            name=JSONString("name"),
+            status=JSONIdentifier("status"),
+            locked_at=JSONDateTime("locked_at"),
+            expires_at=JSONDateTime("expires_at"),
+            created_at=JSONDateTime("created_at"),
+            updated_at=JSONDateTime("updated_at"),
             item_instance_id=F("id"),
-            locked_by_order_id=F("locked_by"),
-            meta_json=Cast("meta", TextField()),
-        )
+            locked_by_order_id=JSONString("locked_by"),
+            meta=F("meta"),
+        ),
+        flat=True,
     )
-    for row in rows:
-        row["meta"] = orjson.Fragment(row.pop("meta_json"))
-    return rows
+    return b"[" + b",".join(rows) + b"]"
+
+
+# Part of every backpack ETag: a change to how the backpack is written must change it too.
+BACKPACK_FORMAT = 1
+
+
+def backpack_etag(*, user_id: int, status: str | None = None, item_type: str | None = None) -> str:
+    """The strong ETag of the user's backpack with these filters (two small queries, no items or balances).
+
+    Read before the content, each read seeing what was committed when it started: content read after its
+    tag can only be newer than the tag says (the next request gets a new tag and the full backpack), never
+    older. The asset catalog (names, icons, categories, order: edited in the admin) is in the tag as read.
+    """
+    version = backpack_version(user_id=user_id)
+    catalog = list(
+        AssetType.objects.order_by("pk").values_list("asset_code", "name", "icon", "category", "display_order")
+    )
+    fingerprint = orjson.dumps([BACKPACK_FORMAT, user_id, status, item_type, catalog])
+    return f'"{version}-{hashlib.blake2b(fingerprint, digest_size=12).hexdigest()}"'
 
 
 def imported_items(*, source: str) -> list[tuple[str, int, int]]:

@@ -3,7 +3,9 @@
 Each transition is one conditional UPDATE on the expected status (and lock holder):
 zero rows updated means somebody else changed the item first, and the caller gets
 ItemNotAvailable with the item unchanged. Every transition writes a history event in
-the same transaction.
+the same transaction, and every write bumps the backpack versions of the owners whose
+backpack it changes (both owners of a sale or a gift) right after the item rows are
+locked or created (lock class 3 of core/locks.py).
 """
 
 import contextlib
@@ -19,7 +21,7 @@ from django.utils import timezone
 from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert, in_batches
 from core.models import EventType
-from core.services import Event, event_record, events_record
+from core.services import Event, backpack_versions_bump, event_record, events_record
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
 from items.locks import (
     HOLDER_KINDS,
@@ -97,6 +99,7 @@ def item_grant(
         try:
             with transaction.atomic():
                 item = ItemInstance.objects.create(source=source, source_ref=source_ref, **wanted)
+                backpack_versions_bump(user_ids=[owner_id])
                 _event(item, ItemEventType.GRANTED, None, business_ref=f"{source}:{source_ref}", actor_id=actor.pk)
                 event_record(
                     event_type=EventType.ITEM_GRANTED,
@@ -252,6 +255,7 @@ def _expire_batch(batch_size: int) -> int:
     rows = items_lock_due_for_expiry(now=now, batch_size=batch_size)
     if not rows:
         return 0
+    backpack_versions_bump(user_ids=[row["owner_id"] for row in rows])
     ItemInstance.objects.filter(pk__in=[row["pk"] for row in rows]).update(status=ItemStatus.EXPIRED, updated_at=now)
     ItemInstanceEvent.objects.bulk_create(
         ItemInstanceEvent(
@@ -300,6 +304,7 @@ def items_import(*, source: str, items: Sequence[ImportedItem]) -> dict[str, int
             for item in new
         ],
     )
+    backpack_versions_bump(user_ids=[item.owner_id for item in new])
     ids = dict(ItemInstance.objects.filter(source=source, source_ref__in=refs).values_list("source_ref", "pk"))
     bulk_insert(
         ItemInstanceEvent,
@@ -328,7 +333,9 @@ def items_remove_imported(*, source: str, item_ids: Sequence[int]) -> tuple[list
         .exclude(event_type=ItemEventType.IMPORTED)
         .values_list("item_id", flat=True)
     )
-    removable = items_lock(item_ids=item_ids, source=source, exclude_ids=touched)
+    owners = items_lock(item_ids=item_ids, source=source, exclude_ids=touched)
+    removable = list(owners)
+    backpack_versions_bump(user_ids=owners.values())
     ItemInstanceEvent.objects.filter(item_id__in=removable).delete()
     ItemInstance.objects.filter(pk__in=removable).delete()
     return removable, sorted(set(item_ids) - set(removable))
@@ -359,6 +366,7 @@ def _transition(
         ):
             raise ItemNotAvailable("The item has expired.", item_id=item_id, status=ItemStatus.EXPIRED)
         raise ItemNotAvailable(item_id=item_id, status=item.status)
+    backpack_versions_bump(user_ids=[from_owner_id, changes.get("owner_id")])
     for field, value in {**changes, "updated_at": now}.items():
         setattr(item, field, value)
     _event(item, event_type, from_status, business_ref=business_ref, actor_id=actor_id, from_owner_id=from_owner_id)

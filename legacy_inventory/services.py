@@ -202,9 +202,7 @@ def inventory_rollback_records(*, records: Sequence[MigrationRecord]) -> list[tu
     and untouched items, delete the records. Returns (inventory id, reason) of the rows that must stay as they are.
     """
     kept = {}
-    credits = [r for r in records if r.outcome == Outcome.MIGRATED_ASSET]
-    if credits:
-        kept.update(_reverse_credits(credits))
+    # Orders and items before the credits: domain rows and backpack versions come before balances (core/locks.py).
     history = [r.redemption_order_id for r in records if r.redemption_order_id]
     if history:
         orders_remove_imported(order_ids=history)
@@ -213,6 +211,9 @@ def inventory_rollback_records(*, records: Sequence[MigrationRecord]) -> list[tu
         _, changed = items_remove_imported(source=ITEM_SOURCE, item_ids=list(item_records))
         for item_id in changed:
             kept[item_records[item_id].inventory_id] = "the item changed after the migration"
+    credits = [r for r in records if r.outcome == Outcome.MIGRATED_ASSET]
+    if credits:
+        kept.update(_reverse_credits(credits))
     MigrationRecord.objects.filter(pk__in=[r.pk for r in records if r.inventory_id not in kept]).delete()
     return sorted(kept.items())
 

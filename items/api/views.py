@@ -1,4 +1,7 @@
-from drf_spectacular.utils import extend_schema, extend_schema_view
+import orjson
+from django.utils.cache import get_conditional_response
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework.mixins import ListModelMixin
 from rest_framework.response import Response
 
@@ -16,6 +19,16 @@ from items.api.serializers import (
     ItemOutputSerializer,
 )
 from ledger.selectors import balances_for_user
+
+IF_NONE_MATCH = OpenApiParameter(
+    "If-None-Match",
+    OpenApiTypes.STR,
+    OpenApiParameter.HEADER,
+    description="ETags of backpacks the client has (or *): 304 if the backpack is still one of them.",
+)
+ETAG = OpenApiParameter(
+    "ETag", OpenApiTypes.STR, OpenApiParameter.HEADER, response=[200, 304], description="This backpack's strong ETag."
+)
 
 
 def valid_filters(serializer_class, request) -> dict:
@@ -50,19 +63,31 @@ class ItemEventViewSet(ListModelMixin, ApiViewSet):
 
 
 class BackpackViewSet(ApiViewSet):
-    """Both tracks in one response, in a fixed number of queries: plain dicts, no per-row serializer."""
+    """Both tracks in one response, in a fixed number of queries, the items' JSON written by the database.
+
+    Conditional: the strong ETag changes with every change to the user's balances or items, the filters
+    and the asset catalog, so If-None-Match with the current tag is answered 304 without reading either.
+    """
 
     renderer_classes = [ORJSONRenderer]
 
-    @extend_schema(parameters=[BackpackFilterSerializer], responses=BackpackOutputSerializer)
+    @extend_schema(
+        parameters=[BackpackFilterSerializer, IF_NONE_MATCH, ETAG],
+        responses={200: BackpackOutputSerializer, 304: OpenApiResponse(description="Not modified since the ETag.")},
+    )
     def show(self, request):
         filters = valid_filters(BackpackFilterSerializer, request)
-        return Response(
-            {
-                "assets": balances_for_user(user_id=request.user.pk),
-                "items": selectors.backpack_items(owner_id=request.user.pk, **filters),
-            }
-        )
+        etag = selectors.backpack_etag(user_id=request.user.pk, **filters)
+        response = get_conditional_response(request, etag=etag)  # 304 for a matching If-None-Match
+        if response is None:
+            response = Response(
+                {
+                    "assets": balances_for_user(user_id=request.user.pk),
+                    "items": orjson.Fragment(selectors.backpack_items_json(owner_id=request.user.pk, **filters)),
+                }
+            )
+        response["ETag"] = etag
+        return response
 
 
 class ItemGrantViewSet(ApiViewSet):

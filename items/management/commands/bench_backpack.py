@@ -1,6 +1,8 @@
 """Benchmark GET /api/v4/backpack through the full request path: URL, JWT auth, view, JSON.
 
-Prints p50/p95/p99 latency for a user with each number of items and all seven assets.
+Prints p50/p95/p99 latency for a user with each number of items and all seven assets: the full
+answer (200), and the conditional one (If-None-Match with the current ETag: 304), with the SQL
+statements of one request of each.
 Run it against MariaDB (DATABASE_URL) after `manage.py migrate`; its data is kept under
 users named bench_backpack_<items> and reused by the next run.
 """
@@ -12,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.test import Client, override_settings
+from django.test.utils import CaptureQueriesContext
 from rest_framework_simplejwt.tokens import AccessToken
 
 from items.models import ItemInstance, ItemStatus, ItemType
@@ -30,7 +33,9 @@ class Command(BaseCommand):
 
     def handle(self, *args, sizes, requests, **options):
         self.stdout.write(f"database: {connection.vendor} {connection.settings_dict['NAME']}")
-        self.stdout.write(f"{'items':>7} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bytes':>9}")
+        self.stdout.write(
+            f"{'items':>7} {'answer':>6} {'requests':>8} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'bytes':>9} {'SQL':>4}"
+        )
         for size in [int(s) for s in sizes.split(",")]:
             user = self._user_with(size)
             with override_settings(DEBUG=False):  # as in production: no query log
@@ -38,18 +43,23 @@ class Command(BaseCommand):
 
     def _measure(self, user, size: int, requests: int) -> None:
         client = Client(headers={"Authorization": f"Bearer {AccessToken.for_user(user)}"})
-        for _ in range(10):  # warm-up: connections, caches
-            client.get("/api/v4/backpack")
-        timings = []
-        for _ in range(requests):
-            started = time.perf_counter()
-            response = client.get("/api/v4/backpack")
-            timings.append((time.perf_counter() - started) * 1000)
-            assert response.status_code == 200, response.content[:200]
-        cuts = statistics.quantiles(timings, n=100)
-        self.stdout.write(
-            f"{size:>7} {requests:>8} {cuts[49]:>8.1f} {cuts[94]:>8.1f} {cuts[98]:>8.1f} {len(response.content):>9}"
-        )
+        etag = client.get("/api/v4/backpack")["ETag"]
+        for label, headers, status in (("200", {}, 200), ("304", {"If-None-Match": etag}, 304)):
+            for _ in range(10):  # warm-up: connections, caches
+                client.get("/api/v4/backpack", headers=headers)
+            timings = []
+            for _ in range(requests):
+                started = time.perf_counter()
+                response = client.get("/api/v4/backpack", headers=headers)
+                timings.append((time.perf_counter() - started) * 1000)
+                assert response.status_code == status, response.content[:200]
+            with CaptureQueriesContext(connection) as queries:
+                client.get("/api/v4/backpack", headers=headers)
+            cuts = statistics.quantiles(timings, n=100)
+            self.stdout.write(
+                f"{size:>7} {label:>6} {requests:>8} {cuts[49]:>8.1f} {cuts[94]:>8.1f} {cuts[98]:>8.1f} "
+                f"{len(response.content):>9} {len(queries):>4}"
+            )
 
     def _user_with(self, size: int):
         user, _ = get_user_model().objects.get_or_create(username=f"bench_backpack_{size}")
