@@ -9,7 +9,7 @@ from core.json_sql import JSONDateTime, JSONIdentifier, JSONObjectBytes, JSONStr
 from core.selectors import backpack_version
 from items.exceptions import ItemNotFound
 from items.models import ItemInstance, ItemInstanceEvent, ItemStatus
-from ledger.models import AssetType
+from ledger.selectors import asset_catalog_rows
 
 BACKPACK_STATUSES = (ItemStatus.AVAILABLE, ItemStatus.LOCKED)
 
@@ -74,9 +74,7 @@ def backpack_etag(*, user_id: int, status: str | None = None, item_type: str | N
     older. The asset catalog (names, icons, categories, order: edited in the admin) is in the tag as read.
     """
     version = backpack_version(user_id=user_id)
-    catalog = list(
-        AssetType.objects.order_by("pk").values_list("asset_code", "name", "icon", "category", "display_order")
-    )
+    catalog = asset_catalog_rows()
     fingerprint = orjson.dumps([BACKPACK_FORMAT, user_id, status, item_type, catalog])
     return f'"{version}-{hashlib.blake2b(fingerprint, digest_size=12).hexdigest()}"'
 

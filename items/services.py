@@ -116,7 +116,7 @@ def item_grant(
     return existing, False
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def item_lock(
     *, item_id: int, locked_by: str, owner_id: int | None = None, actor_id: int | None = None
 ) -> ItemInstance:
@@ -137,7 +137,7 @@ def item_lock(
     )
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def item_unlock(*, item_id: int, locked_by: str, actor_id: int | None = None) -> ItemInstance:
     """locked → available, only by the holder of the lock."""
     return _transition(
@@ -151,7 +151,7 @@ def item_unlock(*, item_id: int, locked_by: str, actor_id: int | None = None) ->
     )
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def item_mark_used(*, item_id: int, locked_by: str, actor_id: int | None = None) -> ItemInstance:
     """locked → used (redeemed), only by the holder of the lock."""
     return _transition(
@@ -165,7 +165,7 @@ def item_mark_used(*, item_id: int, locked_by: str, actor_id: int | None = None)
     )
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: int | None = None) -> ItemInstance:
     """An item locked by a listing becomes available under its buyer, unless it has expired (SPEC §2)."""
     return _transition(
@@ -179,7 +179,7 @@ def item_transfer(*, item_id: int, locked_by: str, to_owner_id: int, actor_id: i
     )
 
 
-@atomic_with_retry
+@atomic_with_retry(savepoint=False)
 def item_gift(*, item_id: int, from_owner_id: int, to_owner_id: int, business_ref: str) -> ItemInstance:
     """An available item changes owner (a gift), if it may be locked (items/locks.py `lockable`): the
     giver's, available, not expired. Another owner's item is as good as missing; a locked one (by an

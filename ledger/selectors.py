@@ -49,6 +49,14 @@ def system_balance(*, code: str, asset_code: str) -> int:
     return rows.aggregate(total=Sum("available_amount"))["total"] or 0
 
 
+def asset_catalog_rows() -> list[tuple]:
+    """The catalog as the backpack shows it, (code, name, icon, category, display order) by code: what an ETag
+    of a response that shows assets must cover."""
+    return list(
+        AssetType.objects.order_by("pk").values_list("asset_code", "name", "icon", "category", "display_order")
+    )
+
+
 def legs_for_user(*, user_id: int, asset_code: str | None = None) -> QuerySet:
     """The user's journal legs, newest first, with their entry's business key."""
     legs = JournalLeg.objects.filter(account__user_id=user_id).select_related("entry").order_by("-id")

@@ -136,7 +136,7 @@ def test_lock_refuses_anything_but_available(status):
     item = locked_item() if status == ItemStatus.LOCKED else ItemFactory(status=status)
     before = snapshot(item)
 
-    with pytest.raises(ItemNotAvailable):
+    with pytest.raises(ItemNotAvailable), transaction.atomic():  # a savepoint: the test reads on after the refusal
         item_lock(item_id=item.pk, locked_by="market:2")
 
     assert snapshot(item) == before
@@ -155,7 +155,7 @@ def test_only_the_lock_holder_may_act_on_a_locked_item(action):
     item = locked_item()
     before = snapshot(item)
 
-    with pytest.raises(ItemNotAvailable):
+    with pytest.raises(ItemNotAvailable), transaction.atomic():
         action(item)
 
     assert snapshot(item) == before
@@ -175,7 +175,7 @@ def test_lock_holder_actions_need_a_locked_item(action, status):
     item = ItemFactory(status=status)
     before = snapshot(item)
 
-    with pytest.raises(ItemNotAvailable):
+    with pytest.raises(ItemNotAvailable), transaction.atomic():
         action(item)
 
     assert snapshot(item) == before
@@ -206,7 +206,7 @@ def test_an_item_past_its_expiry_cannot_be_locked_whatever_its_status_row_says()
     item = ItemFactory(expires_at=timezone.now() - timedelta(seconds=1))
     before = snapshot(item)
 
-    with pytest.raises(ItemNotAvailable, match="expired"):
+    with pytest.raises(ItemNotAvailable, match="expired"), transaction.atomic():
         item_lock(item_id=item.pk, locked_by=HOLDER)
 
     assert snapshot(item) == before
@@ -215,7 +215,7 @@ def test_an_item_past_its_expiry_cannot_be_locked_whatever_its_status_row_says()
 def test_lock_for_an_owner_hides_other_peoples_items(other_user):
     item = ItemFactory()
 
-    with pytest.raises(ItemNotFound):
+    with pytest.raises(ItemNotFound), transaction.atomic():
         item_lock(item_id=item.pk, locked_by=HOLDER, owner_id=other_user.pk)
 
     assert snapshot(item)[0] == ItemStatus.AVAILABLE

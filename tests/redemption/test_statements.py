@@ -19,13 +19,14 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 FULFIL = "/api/v4/merchant/redemptions/fulfil"
 
-# BEGIN; the item, read to check it and to find a pending order that holds it; item_lock (savepoint, the item
-# locked, its update, its event, release); the order's insert in a savepoint (a code drawn again on a
-# collision); COMMIT.
-ORDER_CREATE_STATEMENTS = 11
-# The caller's merchants; BEGIN; the order locked, with its item's merchant code; item_mark_used (savepoint,
-# the item locked, its update, its event, release); the order's update; the outbox event; the attempt; COMMIT.
-FULFIL_STATEMENTS = 12
+# BEGIN; the item, read to check it and to find a pending order that holds it; item_lock (the item locked,
+# the owner's backpack version, its update, its event); the order's insert in a savepoint (a code drawn again
+# on a collision); COMMIT.
+ORDER_CREATE_STATEMENTS = 10
+# The caller's merchants; BEGIN; the order locked, with its item's merchant code; item_mark_used (the item
+# locked, the owner's backpack version, its update, its event); the order's update; the outbox event; the
+# attempt; COMMIT.
+FULFIL_STATEMENTS = 11
 # The service's, and after its COMMIT the customer, for the masked name in the answer.
 API_FULFIL_STATEMENTS = FULFIL_STATEMENTS + 1
 
