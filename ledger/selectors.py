@@ -52,9 +52,7 @@ def system_balance(*, code: str, asset_code: str) -> int:
 def asset_catalog_rows() -> list[tuple]:
     """The catalog as the backpack shows it, (code, name, icon, category, display order) by code: what an ETag
     of a response that shows assets must cover."""
-    return list(
-        AssetType.objects.order_by("pk").values_list("asset_code", "name", "icon", "category", "display_order")
-    )
+    return list(AssetType.objects.order_by("pk").values_list("asset_code", "name", "icon", "category", "display_order"))
 
 
 def legs_for_user(*, user_id: int, asset_code: str | None = None) -> QuerySet:
