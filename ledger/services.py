@@ -177,6 +177,7 @@ def entry_post(
     meta: dict | None = None,
     actor_id: int | None = None,
     owners: Mapping[int, int | None] | None = None,
+    bumped: Collection[int] = (),
 ) -> PostResult:
     """Post one balanced journal entry, once per (business_type, business_id).
 
@@ -185,7 +186,8 @@ def entry_post(
     holder's frozen legs themselves; the caller gives the counter legs. `actor_id` records
     who asked (it is not part of the content: callers that care compare it on replays).
     `owners` ({account id: user id, None for a system account}) spares reading accounts the
-    caller has just read (`accounts_get`).
+    caller has just read (`accounts_get`); `bumped`, the users whose backpack versions the caller
+    has bumped in this transaction already (an item sale's item transfer).
 
     The statements: lock the holds; read the accounts (unless given); bump the owners' backpack
     versions; lock every balance row in one statement; insert the entry (its unique key is the
@@ -199,7 +201,7 @@ def entry_post(
     holds = _lock_holds([change.hold_id for change in hold_changes])
     keys = {(leg.account_id, leg.asset_code) for leg in legs} | {(h.account_id, h.asset_id) for h in holds.values()}
     owners = _owners({account_id for account_id, _ in keys}, owners)
-    backpack_versions_bump(user_ids=owners.values())
+    backpack_versions_bump(user_ids=set(owners.values()) - set(bumped))
     balances = _lock_balances(keys, owners)
 
     entry = JournalEntry(

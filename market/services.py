@@ -176,6 +176,7 @@ def listing_purchase(
         hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
         meta={"listing_id": listing.pk, "quantity": quantity},
         owners=accounts.owners,
+        bumped={buyer_id, listing.seller_id} if listing.listing_type == ListingType.ITEM else (),
     )
     if not result.created:  # a concurrent twin of this purchase committed first
         return PurchaseResult(_replayed(MarketTrade.objects.get(entry=result.entry), listing, quantity), created=False)

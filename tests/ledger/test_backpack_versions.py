@@ -8,7 +8,7 @@ from core.models import BackpackVersion
 from ledger.exceptions import InsufficientBalance
 from ledger.services import hold_create, hold_release, transfer
 from market.services import listing_create, listing_purchase
-from tests.conftest import grant
+from tests.conftest import give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -76,3 +76,14 @@ def test_a_refused_posting_bumps_nothing():
         )
 
     assert versions(payer, payee) == [1, 0]
+
+
+def test_an_item_sale_bumps_buyer_and_seller_once():
+    seller, buyer = UserFactory(), UserFactory()
+    grant(buyer, "DIAMOND", 100)
+    listing = listing_create(seller_id=seller.pk, item_instance_id=give_item(seller).pk, unit_price=10)
+    before = versions(seller, buyer)
+
+    listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="k")
+
+    assert versions(seller, buyer) == [before[0] + 1, before[1] + 1]

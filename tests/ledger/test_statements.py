@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from ledger.services import asset_grant, transfer
 from market.services import listing_create, listing_purchase
-from tests.conftest import grant, issuer_account
+from tests.conftest import give_item, grant, issuer_account
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -26,6 +26,9 @@ GRANT_STATEMENTS = 13
 # versions; the five balance rows locked; the entry; the balances; the hold; the legs; the listing; the trade;
 # the outbox; COMMIT.
 ASSET_PURCHASE_STATEMENTS = 14
+# An item sale: no hold, and the item's lock, update and event instead; its item transfer bumps the two
+# backpack versions, which the posting then leaves alone.
+ITEM_PURCHASE_STATEMENTS = 15
 
 
 def counted(call) -> list[str]:
@@ -76,3 +79,16 @@ def test_an_asset_purchase_takes_a_fixed_number_of_statements():
     sent = counted(lambda: listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, quantity=1, idempotency_key="2"))
 
     assert len(sent) == ASSET_PURCHASE_STATEMENTS, sent
+
+
+def test_an_item_purchase_takes_a_fixed_number_of_statements():
+    seller, buyer = UserFactory(), UserFactory()
+    grant(buyer, "DIAMOND", 1000)
+    first, second = give_item(seller), give_item(seller)
+    warm = listing_create(seller_id=seller.pk, item_instance_id=first.pk, unit_price=30)
+    listing_purchase(listing_id=warm.pk, buyer_id=buyer.pk, idempotency_key="first")
+    listing = listing_create(seller_id=seller.pk, item_instance_id=second.pk, unit_price=30)
+
+    sent = counted(lambda: listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="2"))
+
+    assert len(sent) == ITEM_PURCHASE_STATEMENTS, sent
