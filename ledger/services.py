@@ -314,20 +314,23 @@ def _entries_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], Journal
 def _lock_balances(keys: set[tuple[int, str]], owners: Mapping[int, int | None]) -> dict[tuple[int, str], Balance]:
     """Lock the balance rows of the keys in one statement (ledger.locks.balances_lock), creating missing ones.
 
-    A missing row is inserted (INSERT IGNORE: a concurrent transaction may insert it first), then
-    locked; a row that still cannot be found names an asset that does not exist.
+    A missing row is inserted after its asset is found in the catalog, exactly (INSERT IGNORE: a
+    concurrent transaction may insert it first), then locked.
     """
     balances = _exactly(balances_lock(keys=keys))
     missing = sorted(keys - balances.keys())
     if missing:
+        codes = {code for _, code in missing}
+        unknown = codes - set(AssetType.objects.filter(pk__in=codes).values_list("pk", flat=True))
+        if unknown:  # the catalog's codes as stored: "diamond" is not "DIAMOND", whatever the collation says
+            raise UnknownAsset(asset_codes=sorted(unknown))
         Balance.objects.bulk_create(
             [Balance(account_id=a, asset_id=c, allows_negative=owners[a] is None) for a, c in missing],
             ignore_conflicts=True,
         )
         balances |= _exactly(balances_lock(keys=set(missing)))
-        unknown = sorted({code for key, code in keys - balances.keys()})
-        if unknown:
-            raise UnknownAsset(asset_codes=unknown)
+        if len(balances) < len(keys):  # a row of another case of the code: not the asset asked for
+            raise UnknownAsset(asset_codes=sorted({code for _, code in keys - balances.keys()}))
     return balances
 
 
