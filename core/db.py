@@ -6,7 +6,6 @@ import json
 import random
 import time
 from collections.abc import Callable
-from datetime import datetime
 
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, migrations, models, transaction
 from django.utils import timezone
@@ -103,12 +102,10 @@ def insert_one(obj) -> None:
     column by a plain function (see `bulk_insert`). An IntegrityError reaches the caller as from a raw
     cursor: the transaction is not marked for rollback, and MariaDB and SQLite undo only that statement.
     """
-    sql, converters, now = _insert_statement(type(obj))
-    for field in obj._meta.concrete_fields:
-        if getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False):
-            setattr(obj, field.attname, now)
+    sql, columns = _insert_plan(type(obj), connection.vendor)
+    _stamp([obj], type(obj))
     with connection.cursor() as cursor:
-        cursor.execute(sql, [convert(obj) for convert in converters])
+        cursor.execute(sql, [convert(getattr(obj, attname)) for attname, convert in columns])
         obj.pk = cursor.lastrowid
     obj._state.adding = False
 
@@ -121,40 +118,95 @@ def bulk_insert(model, objects, *, batch_size: int = 2000) -> None:
     function (JSON encoded, datetimes adapted, auto timestamps set). Primary keys are not
     returned: look rows up by their natural keys afterwards.
     """
-    sql, converters, _ = _insert_statement(model)
-    rows = [[convert(obj) for convert in converters] for obj in objects]
+    objects = list(objects)
+    sql, columns = _insert_plan(model, connection.vendor)
+    _stamp(objects, model)
+    rows = [[convert(getattr(obj, attname)) for attname, convert in columns] for obj in objects]
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
             cursor.executemany(sql, rows[start : start + batch_size])
 
 
-def _insert_statement(model) -> tuple[str, list[Callable], datetime]:
-    """The INSERT of a row of `model` (every column but the auto primary key), a converter per column, and
-    the time the converters give the auto timestamps."""
+def update_one(model, pk, **values) -> int:
+    """UPDATE one row's columns by primary key, for a hot path: `filter(pk=…).update(…)` without a query to
+    compile. Returns how many rows matched (0 or 1)."""
+    fields = [model._meta.get_field(name) for name in values]
+    assignments = ", ".join(f"{connection.ops.quote_name(field.column)} = %s" for field in fields)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {connection.ops.quote_name(model._meta.db_table)} SET {assignments} "
+            f"WHERE {connection.ops.quote_name(model._meta.pk.column)} = %s",
+            [_to_db(field)(value) for field, value in zip(fields, values.values(), strict=True)] + [pk],
+        )
+        return cursor.rowcount
+
+
+def rows_fetch(model, sql: str, params) -> list:
+    """Instances of `model` from a SELECT of all its concrete columns in field order, converted as the ORM
+    converts them (datetimes made aware, booleans, JSON): a raw query for a hot path, without RawQuerySet."""
+    names, converters = _from_db_plan(model, connection.vendor)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    instances = []
+    for row in rows:
+        values = list(row)
+        for index, expression, convert in converters:
+            values[index] = convert(values[index], expression, connection)
+        instances.append(model.from_db(connection.alias, names, values))
+    return instances
+
+
+@functools.cache
+def _insert_plan(model, vendor: str) -> tuple[str, list[tuple[str, Callable]]]:
+    """The INSERT of a row of `model` (every column but the auto primary key) and each column's attribute and
+    converter, per database vendor."""
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
-    now = timezone.now()
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = (
         f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    return sql, [_converter(field, now) for field in fields], now
+    return sql, [(field.attname, _to_db(field)) for field in fields]
 
 
-def _converter(field, now):
-    attname = field.attname
+@functools.cache
+def _from_db_plan(model, vendor: str) -> tuple[list[str], list[tuple[int, object, Callable]]]:
+    fields = model._meta.concrete_fields
+    converters = []
+    for index, field in enumerate(fields):
+        column = field.get_col(model._meta.db_table)
+        for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
+            converters.append((index, column, convert))
+    return [field.attname for field in fields], converters
+
+
+def _stamp(objects: list, model) -> None:
+    """Set the auto timestamps (auto_now, auto_now_add) of unsaved instances, as save() would."""
+    auto = [
+        f.attname
+        for f in model._meta.concrete_fields
+        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
+    ]
+    if auto:
+        now = timezone.now()
+        for obj in objects:
+            for attname in auto:
+                setattr(obj, attname, now)
+
+
+@functools.cache
+def _to_db(field) -> Callable[[object], object]:
+    """A plain function from a value of `field` to what the database driver is sent."""
     if isinstance(field, models.DateTimeField):
-        if field.auto_now or field.auto_now_add:
-            value = connection.ops.adapt_datetimefield_value(now)
-            return lambda obj: value
-        return lambda obj: connection.ops.adapt_datetimefield_value(getattr(obj, attname))
+        return lambda value: connection.ops.adapt_datetimefield_value(value)
     if isinstance(field, models.JSONField):
-        return lambda obj: json.dumps(getattr(obj, attname), cls=field.encoder)
+        return lambda value: json.dumps(value, cls=field.encoder)
     if isinstance(field, (models.CharField, models.TextField)):  # choices are str enums: send the plain str
-        return lambda obj: None if (value := getattr(obj, attname)) is None else str(value)
+        return lambda value: None if value is None else str(value)
     if isinstance(field, (models.IntegerField, models.ForeignKey)):
-        return lambda obj: getattr(obj, attname)
-    return lambda obj: field.get_db_prep_save(getattr(obj, attname), connection)
+        return lambda value: value
+    return lambda value: field.get_db_prep_save(value, connection)
 
 
 def in_batches(batch: Callable[[int], int], *, batch_size: int) -> int:

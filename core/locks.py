@@ -32,6 +32,7 @@ from collections.abc import Collection
 from django.db import connection
 from django.db.models import Model, QuerySet
 
+from core.db import rows_fetch
 from core.models import IssuerKey
 
 
@@ -48,7 +49,7 @@ def rows_lock(model: type[Model], pks: Collection) -> list[Model]:
         f"WHERE {connection.ops.quote_name(opts.pk.column)} IN ({', '.join(['%s'] * len(pks))}) "
         f"ORDER BY {connection.ops.quote_name(opts.pk.column)}{lock}"
     )
-    return list(model.objects.raw(sql, sorted(pks)))
+    return rows_fetch(model, sql, sorted(pks))
 
 
 def in_lock_order(rows: QuerySet) -> QuerySet:

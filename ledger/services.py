@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from core.amounts import require_positive
 from core.authority import require_permission
-from core.db import atomic_with_retry, bulk_insert, insert_one
+from core.db import atomic_with_retry, bulk_insert, insert_one, update_one
 from core.errors import InvalidInput
 from core.models import EventType
 from core.services import backpack_versions_bump, event_record
@@ -220,7 +220,7 @@ def entry_post(
     _save_balances(balances.values())
     for change in hold_changes:
         hold = holds[change.hold_id]
-        Hold.objects.filter(pk=hold.pk).update(remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
+        update_one(Hold, hold.pk, remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
     bulk_insert(JournalLeg, rows)
     return PostResult(entry, created=True)
 

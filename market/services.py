@@ -13,7 +13,7 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
-from core.db import atomic_with_retry, in_batches, insert_one
+from core.db import atomic_with_retry, in_batches, insert_one, update_one
 from core.services import events_record
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_transfer, item_unlock
@@ -183,7 +183,9 @@ def listing_purchase(
 
     remaining = listing.quantity_remaining - quantity if listing.listing_type == ListingType.ASSET else None
     sold = remaining in (0, None)
-    MarketListing.objects.filter(pk=listing.pk).update(
+    update_one(
+        MarketListing,
+        listing.pk,
         quantity_remaining=remaining,
         status=ListingStatus.SOLD if sold else ListingStatus.ON_SALE,
         sold_at=now if sold else None,
