@@ -106,17 +106,21 @@ class Command(BaseCommand):
         _buy_one((listing, buyer, "warm"))
         asset = statements(lambda: _buy_one((listing, buyer, "counted")))
         seller = get_user_model().objects.create(username=f"bench-{tag}-count-item-seller")
-        item, _ = item_grant(
-            actor=get_user_model().objects.create_superuser(username=f"bench-{tag}-count-issuer"),
-            owner_id=seller.pk,
-            item_type=ItemType.PRODUCT,
-            name="Bench item",
-            source="bench",
-            source_ref=tag,
-        )
-        item_listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=UNIT_PRICE)
+        issuer = get_user_model().objects.create_superuser(username=f"bench-{tag}-count-issuer")
+        item_listings = []
+        for n in range(2):  # the first sale is the warm-up: the seller's account and balance row exist after it
+            item, _ = item_grant(
+                actor=issuer,
+                owner_id=seller.pk,
+                item_type=ItemType.PRODUCT,
+                name="Bench item",
+                source="bench",
+                source_ref=f"{tag}-{n}",
+            )
+            item_listings.append(listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=UNIT_PRICE))
+        listing_purchase(listing_id=item_listings[0].pk, buyer_id=buyer, idempotency_key="item-warm")
         item_purchase = statements(
-            lambda: listing_purchase(listing_id=item_listing.pk, buyer_id=buyer, idempotency_key="item")
+            lambda: listing_purchase(listing_id=item_listings[1].pk, buyer_id=buyer, idempotency_key="item")
         )
         return f"statements per purchase, BEGIN and COMMIT included: asset {asset}, item {item_purchase}"
 
