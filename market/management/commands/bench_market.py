@@ -102,7 +102,7 @@ class Command(BaseCommand):
 
     def statements(self, tag: str) -> str:
         """The statements of a warm asset purchase and item purchase, BEGIN and COMMIT included."""
-        (listing,), (buyer,) = self.prepare(f"{tag}-count", 1, 3)
+        (listing,), (buyer,) = self.prepare(f"{tag}-count", 1, 4)  # two asset units, two items
         _buy_one((listing, buyer, "warm"))
         asset = statements(lambda: _buy_one((listing, buyer, "counted")))
         seller = get_user_model().objects.create(username=f"bench-{tag}-count-item-seller")
