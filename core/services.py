@@ -10,7 +10,7 @@ from typing import NamedTuple
 
 from django.db import IntegrityError, connection, transaction
 
-from core.db import bulk_insert, in_batches
+from core.db import bulk_insert, in_batches, insert_one
 from core.errors import IdempotencyKeyReused
 from core.locks import issuer_key_lock
 from core.models import BackpackVersion, EventType, IdempotencyRecord, IssuerKey, OutboxEvent
@@ -102,11 +102,11 @@ def idempotency_claim(*, caller_id: int, key: str, method: str, path: str, reque
     transaction.
     """
     fields = {"caller_id": caller_id, "key_digest": hashlib.sha256(key.encode()).hexdigest()}
+    record = IdempotencyRecord(
+        **fields, method=method, path=path[:255], request_digest=request_digest, status=0, response_body=""
+    )
     try:
-        with transaction.atomic():
-            record = IdempotencyRecord.objects.create(
-                **fields, method=method, path=path[:255], request_digest=request_digest, status=0, response_body=""
-            )
+        insert_one(record)  # a failed INSERT undoes only itself: no savepoint needed (core.db.insert_one)
         return Claim(record, claimed=True)
     except IntegrityError:
         earlier = IdempotencyRecord.objects.get(**fields)
