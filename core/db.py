@@ -102,10 +102,9 @@ def insert_one(obj) -> None:
     column by a plain function (see `bulk_insert`). An IntegrityError reaches the caller as from a raw
     cursor: the transaction is not marked for rollback, and MariaDB and SQLite undo only that statement.
     """
-    sql, columns = _insert_plan(type(obj), connection.vendor)
-    _stamp([obj], type(obj))
+    sql, (row,) = _insert_rows(type(obj), [obj])
     with connection.cursor() as cursor:
-        cursor.execute(sql, [convert(getattr(obj, attname)) for attname, convert in columns])
+        cursor.execute(sql, row)
         obj.pk = cursor.lastrowid
     obj._state.adding = False
 
@@ -118,13 +117,22 @@ def bulk_insert(model, objects, *, batch_size: int = 2000) -> None:
     function (JSON encoded, datetimes adapted, auto timestamps set). Primary keys are not
     returned: look rows up by their natural keys afterwards.
     """
-    objects = list(objects)
-    sql, columns = _insert_plan(model, connection.vendor)
-    _stamp(objects, model)
-    rows = [[convert(getattr(obj, attname)) for attname, convert in columns] for obj in objects]
+    sql, rows = _insert_rows(model, list(objects))
     with connection.cursor() as cursor:
         for start in range(0, len(rows), batch_size):
             cursor.executemany(sql, rows[start : start + batch_size])
+
+
+def _insert_rows(model, objects: list) -> tuple[str, list[list]]:
+    """The INSERT of `model` and each instance's row, after setting the auto timestamps (auto_now,
+    auto_now_add) on the instances as save() would."""
+    sql, columns, stamped = _insert_plan(model, connection.vendor)
+    if stamped:
+        now = timezone.now()
+        for obj in objects:
+            for attname in stamped:
+                setattr(obj, attname, now)
+    return sql, [[convert(getattr(obj, attname)) for attname, convert in columns] for obj in objects]
 
 
 def update_one(model, pk, **values) -> int:
@@ -158,16 +166,17 @@ def rows_fetch(model, sql: str, params) -> list:
 
 
 @functools.cache
-def _insert_plan(model, vendor: str) -> tuple[str, list[tuple[str, Callable]]]:
-    """The INSERT of a row of `model` (every column but the auto primary key) and each column's attribute and
-    converter, per database vendor."""
+def _insert_plan(model, vendor: str) -> tuple[str, list[tuple[str, Callable]], list[str]]:
+    """The INSERT of a row of `model` (every column but the auto primary key), each column's attribute and
+    converter, and the attributes of its auto timestamps, per database vendor."""
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = (
         f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
         f"VALUES ({', '.join(['%s'] * len(fields))})"
     )
-    return sql, [(field.attname, _to_db(field)) for field in fields]
+    stamped = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
+    return sql, [(field.attname, _to_db(field)) for field in fields], stamped
 
 
 @functools.cache
@@ -179,20 +188,6 @@ def _from_db_plan(model, vendor: str) -> tuple[list[str], list[tuple[int, object
         for convert in connection.ops.get_db_converters(column) + field.get_db_converters(connection):
             converters.append((index, column, convert))
     return [field.attname for field in fields], converters
-
-
-def _stamp(objects: list, model) -> None:
-    """Set the auto timestamps (auto_now, auto_now_add) of unsaved instances, as save() would."""
-    auto = [
-        f.attname
-        for f in model._meta.concrete_fields
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)
-    ]
-    if auto:
-        now = timezone.now()
-        for obj in objects:
-            for attname in auto:
-                setattr(obj, attname, now)
 
 
 @functools.cache
