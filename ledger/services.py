@@ -145,11 +145,6 @@ def account_get_or_create(*, user_id: int | None = None, system_code: str | None
     return Account.objects.get(pk=accounts.of_user[user_id] if user_id is not None else accounts.of_system[system_code])
 
 
-def accounts_for_users(*, user_ids: set[int]) -> dict[int, int]:
-    """{user_id: account_id} for many users at once, creating the missing accounts (bulk work)."""
-    return accounts_get(user_ids=user_ids).of_user
-
-
 def system_account_id(code: str) -> int:
     """The account of a system code (one slot of a slotted account: `system_slot_code`)."""
     return accounts_get(system_codes={code}).of_system[code]

@@ -19,7 +19,7 @@ from core.db import atomic_with_retry, bulk_insert
 from items.services import ImportedItem, items_import, items_remove_imported
 from ledger.exceptions import InsufficientBalance
 from ledger.models import SystemAccount
-from ledger.services import EntrySpec, Leg, accounts_for_users, entries_post_batch, system_account_id
+from ledger.services import EntrySpec, Leg, accounts_get, entries_post_batch, system_account_id
 from legacy_inventory.models import (
     DONE_OUTCOMES,
     LegacyInventory,
@@ -121,7 +121,7 @@ def _credit(rows, plans, round_number) -> dict[int, int]:
     credits = [row for row in rows if plans[row.inventory_id].outcome == Outcome.MIGRATED_ASSET]
     if not credits:
         return {}
-    accounts = accounts_for_users(user_ids={row.user_id for row in credits})
+    accounts = accounts_get(user_ids={row.user_id for row in credits}).of_user
     migration = system_account_id(SystemAccount.MIGRATION)
     results = entries_post_batch(
         entries=[
@@ -219,7 +219,7 @@ def inventory_rollback_records(*, records: Sequence[MigrationRecord]) -> list[tu
 
 
 def _reverse_credits(credits: Sequence[MigrationRecord]) -> dict[int, str]:
-    accounts = accounts_for_users(user_ids={r.user_id for r in credits})
+    accounts = accounts_get(user_ids={r.user_id for r in credits}).of_user
     migration = system_account_id(SystemAccount.MIGRATION)
 
     def reversal(record):

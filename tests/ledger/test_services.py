@@ -16,7 +16,7 @@ from ledger.services import (
     EntrySpec,
     Leg,
     account_get_or_create,
-    accounts_for_users,
+    accounts_get,
     balance_adjust,
     balance_change,
     entries_post_batch,
@@ -263,7 +263,7 @@ def test_journal_is_append_only(user):
 
 def credit_specs(users, asset_code="red_shard", prefix="m"):
     issuance = system_account_id(SystemAccount.MIGRATION)
-    accounts = accounts_for_users(user_ids={u.pk for u in users})
+    accounts = accounts_get(user_ids={u.pk for u in users}).of_user
     return [
         EntrySpec(
             business_type="migration",
@@ -313,7 +313,9 @@ def test_batch_refuses_to_take_a_user_below_zero(user):
             business_id="1",
             legs=[
                 Leg(
-                    account_id=accounts_for_users(user_ids={user.pk})[user.pk], asset_code="DIAMOND", delta_available=-1
+                    account_id=accounts_get(user_ids={user.pk}).of_user[user.pk],
+                    asset_code="DIAMOND",
+                    delta_available=-1,
                 ),
                 Leg(account_id=system_account_id(SystemAccount.BURN), asset_code="DIAMOND", delta_available=1),
             ],
