@@ -108,6 +108,17 @@ def other_user(db):
 
 
 @pytest.fixture
+def alice(db):
+    """A customer with a name the tests' expectations spell out (activity feeds, migration reports)."""
+    return UserFactory(username="alice")
+
+
+@pytest.fixture
+def bob(db):
+    return UserFactory(username="bob")
+
+
+@pytest.fixture
 def client_for():
     def make(user) -> APIClient:
         client = APIClient()

@@ -21,16 +21,6 @@ ACTIVITY = "/api/v4/activity"
 
 
 @pytest.fixture
-def alice(db):
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory(username="bob")
-
-
-@pytest.fixture
 def history(alice, bob):
     """Everything that can happen to alice's backpack, oldest first."""
     carol = UserFactory(username="carol")

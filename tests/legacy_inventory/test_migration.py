@@ -37,16 +37,6 @@ def legacy(user, name, **fields):
 
 
 @pytest.fixture
-def alice(db):
-    return UserFactory(username="alice")
-
-
-@pytest.fixture
-def bob(db):
-    return UserFactory(username="bob")
-
-
-@pytest.fixture
 def dataset(alice, bob):
     staff = UserFactory()
     rows = [
