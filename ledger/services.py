@@ -521,17 +521,19 @@ def hold_create(
 ) -> Hold:
     """Freeze `amount` of a user's available balance under a new hold (idempotent by key)."""
     require_positive(InvalidEntry, amount=amount)
-    account = account_get_or_create(user_id=user_id)
+    accounts = accounts_get(user_ids={user_id})
+    account_id = accounts.of_user[user_id]
     result = entry_post(
         business_type=business_type,
         business_id=business_id,
-        legs=[Leg(account_id=account.pk, asset_code=asset_code, delta_available=-amount, delta_frozen=amount)],
+        legs=[Leg(account_id=account_id, asset_code=asset_code, delta_available=-amount, delta_frozen=amount)],
         meta=meta,
+        owners=accounts.owners,
     )
     if not result.created:
         return Hold.objects.get(entry=result.entry)
     return Hold.objects.create(
-        account=account, asset_id=asset_code, amount=amount, remaining=amount, entry=result.entry
+        account_id=account_id, asset_id=asset_code, amount=amount, remaining=amount, entry=result.entry
     )
 
 
