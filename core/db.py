@@ -101,6 +101,8 @@ def insert_one(obj) -> None:
     """INSERT one unsaved instance and set its primary key: `save()` for a hot path, converting each
     column by a plain function (see `bulk_insert`). An IntegrityError reaches the caller as from a raw
     cursor: the transaction is not marked for rollback, and MariaDB and SQLite undo only that statement.
+    Callers that go on after such a failure without a savepoint rely on that (PostgreSQL would abort the
+    whole transaction): core/checks.py refuses any other database at start-up.
     """
     sql, (row,) = _insert_rows(type(obj), [obj])
     with connection.cursor() as cursor:
