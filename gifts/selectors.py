@@ -187,7 +187,15 @@ def _gifts_of(user_id: int, entry_ids: list[int], gift_ids: set[int]) -> list[di
     return list(
         Gift.objects.filter(Q(entry_id__in=entry_ids) | Q(pk__in=gift_ids))
         .filter(Q(sender_id=user_id) | Q(recipient_id=user_id))
-        .values("id", "entry_id", "item_instance_id", "sender_id", "message", **GIFT_FIELDS)
+        .values(
+            "id",
+            "entry_id",
+            "item_instance_id",
+            "sender_id",
+            "message",
+            sender_name=GIFT_FIELDS["sender_name"],
+            recipient_name=GIFT_FIELDS["recipient_name"],
+        )
     )
 
 
