@@ -184,9 +184,10 @@ class QueryFilterSerializer(serializers.Serializer):
 
 
 class BusinessKeySerializer(serializers.Serializer):
-    """The idempotency key of a write that another service (the lottery engine) asks for."""
+    """The idempotency key of a grant that another service (the lottery engine) asks for: the type is the
+    grant's own, stored as "grant:<type>" (ledger.models.GRANT_TYPE_PREFIX), so it can be any name."""
 
-    business_type = serializers.RegexField(r"^[a-z][a-z0-9_]*$", max_length=64)
+    business_type = serializers.RegexField(r"^[a-z][a-z0-9_]*$", max_length=58)
     business_id = serializers.CharField(max_length=128)
 
 

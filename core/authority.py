@@ -6,8 +6,10 @@ Merchant, and a superuser has every permission.
 """
 
 from django.contrib.auth import get_user_model
+from django.db.models import Q
 
 from core.errors import Forbidden, NotFound
+from core.models import IssuerKey
 
 OPERATOR_GROUP = "operator"
 ISSUER_GROUP = "prize issuer"
@@ -25,3 +27,14 @@ def actor_by_username(username: str):
     if actor is None:
         raise NotFound(f"No user {username!r}: --operator names the user you act as.")
     return actor
+
+
+def is_service_account(user) -> bool:
+    """Whether `user` is a service's account (a prize issuer: in its group, or holding an API key, revoked or
+    not), not a person's: such an account only grants, and receives nothing (issue 20). One query."""
+    return (
+        get_user_model()
+        .objects.filter(pk=user.pk)
+        .filter(Q(groups__name=ISSUER_GROUP) | Q(pk__in=IssuerKey.objects.values("issuer_id")))
+        .exists()
+    )

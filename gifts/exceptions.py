@@ -26,3 +26,10 @@ class AssetNotGiftable(Conflict):
 class GiftLimitExceeded(Conflict):
     code = "gift_limit_exceeded"
     default_message = "You have reached today's gift limit."
+
+
+class RecipientIsServiceAccount(Conflict):
+    """A prize issuer's account (core.authority.is_service_account) only grants: nobody gives it anything."""
+
+    code = "recipient_is_service_account"
+    default_message = "Gifts go to customers: this account is a service's."

@@ -1,7 +1,7 @@
 """Gifts between customers: an item or an amount of a tradable asset, given once per idempotency key.
 
 The gift row is the record of the request; what moved is in the item's history (a `gift` event whose
-business reference is "gift:<gift id>") or in one ledger entry (business type "gift", meta gift_id).
+business reference is "gift:<gift id>") or in one ledger entry (business type "gift", `Gift.entry`).
 """
 
 from django.conf import settings
@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from items.models import ItemInstance
-from ledger.models import AssetType
+from ledger.models import AssetType, JournalEntry
 
 # The ledger entry of an asset gift: business type "gift", business id "<sender id>:<idempotency key>".
 GIFT_BUSINESS_TYPE = "gift"
@@ -25,6 +25,8 @@ class Gift(models.Model):
         AssetType, null=True, blank=True, on_delete=models.PROTECT, db_column="asset_code", related_name="+"
     )
     amount = models.BigIntegerField(null=True, blank=True)
+    # An asset gift's ledger entry: how the feed finds the gift of an entry (never from the entry's meta).
+    entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="gift")
     message = models.CharField(max_length=200, blank=True)
     # The sender's Idempotency-Key: a retry with it returns this gift; `fingerprint` says whether it asked the same.
     idempotency_key = models.CharField(max_length=64)

@@ -12,6 +12,7 @@ COMMIT retries the later writer, with a new id). At most five queries a page, wh
 import base64
 import binascii
 import json
+import re
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -21,7 +22,7 @@ from core.errors import InvalidInput
 from gifts.models import GIFT_BUSINESS_TYPE, Gift
 from items.models import ItemEventType
 from items.selectors import item_events_page_for_user
-from ledger.selectors import entry_other_users, legs_page_for_user
+from ledger.selectors import EntryParties, entry_parties, legs_page_for_user
 
 GIFT_COLUMNS = ("id", "item_instance_id", "amount", "message", "created_at")
 GIFT_FIELDS = {
@@ -32,8 +33,9 @@ GIFT_FIELDS = {
     "asset_code": F("asset_id"),
 }
 
-# Business types of other apps' entries, as the market writes them (market.models, market.services):
-# a purchase is keyed "<listing id>:<buyer id>:<key>"; a listing's hold, and its release when it closes.
+# Business types of other apps' entries, as the market writes them (market.models, market.services): a
+# purchase (its parties are the market's trade, ledger.selectors.entry_parties); a listing's hold, and its
+# release when it closes.
 PURCHASE_BUSINESS_TYPE = "market_purchase"
 LISTING_HOLD_BUSINESS_TYPE = "market_listing"
 OWN_KINDS = {"adjustment": "adjustment", "migration": "migration"}
@@ -46,6 +48,7 @@ FEED_ITEM_EVENTS = (
     ItemEventType.EXPIRED,
 )
 GIVEN_AWAY_EVENTS = (ItemEventType.TRANSFERRED, ItemEventType.GIFTED)
+GIFT_ID = re.compile(r"[1-9][0-9]{0,17}")  # ASCII digits only, and within a BIGINT
 
 
 def gifts_for_user(*, user_id: int, direction: str | None = None) -> QuerySet:
@@ -153,38 +156,71 @@ def _merge(streams: dict[str, list[dict]], page_size: int) -> tuple[list[tuple[s
 
 
 def _rows(taken: list[tuple[str, dict]], user_id: int) -> list[dict]:
-    """The feed's rows, with the other party's masked name and a gift's message: two queries at most."""
-    exchanges = [
-        row["entry_id"]
-        for name, row in taken
-        if name == "leg" and row["business_type"] in (GIFT_BUSINESS_TYPE, PURCHASE_BUSINESS_TYPE)
+    """The feed's rows, with the other party's masked name and a gift's message: two queries at most.
+
+    What an entry or event was is read from its owner's own row (the gift, the trade), never from an entry's
+    business id or meta, which grants could once write (issue 20); a leg with no such row shows as the grant
+    or spend it is. A gift's message is shown only to its sender and its recipient.
+    """
+    purchases = [
+        row["entry_id"] for name, row in taken if name == "leg" and row["business_type"] == PURCHASE_BUSINESS_TYPE
     ]
-    other_users = entry_other_users(entry_ids=exchanges, user_id=user_id) if exchanges else {}
-    gift_ids = {gift_id for name, row in taken if (gift_id := _gift_id(name, row)) is not None}
-    messages = dict(Gift.objects.filter(pk__in=gift_ids).values_list("id", "message")) if gift_ids else {}
+    trades = entry_parties(business_type=PURCHASE_BUSINESS_TYPE, entry_ids=purchases)
+    gift_entries = [
+        row["entry_id"] for name, row in taken if name == "leg" and row["business_type"] == GIFT_BUSINESS_TYPE
+    ]
+    item_gifts = {gift_id for name, row in taken if name != "leg" and (gift_id := _item_gift_id(row)) is not None}
+    gifts = _gifts_of(user_id, gift_entries, item_gifts) if gift_entries or item_gifts else []
+    gift_of_entry = {gift["entry_id"]: gift for gift in gifts if gift["entry_id"] is not None}
+    gift_of_item_event = {(gift["id"], gift["item_instance_id"]): gift for gift in gifts}
     feed = []
     for name, row in taken:
         if name == "leg":
-            feed.append(_leg_row(row, user_id, other_users.get(row["entry_id"])))
+            gift = gift_of_entry.get(row["entry_id"]) if row["business_type"] == GIFT_BUSINESS_TYPE else None
+            feed.append(_leg_row(row, user_id, gift=gift, trade=trades.get(row["entry_id"])))
         else:
+            gift = gift_of_item_event.get((_item_gift_id(row), row["item_id"]))
             feed.append(_item_row(row, given_away=name == "given"))
-        feed[-1]["message"] = messages.get(_gift_id(name, row))
+        feed[-1]["message"] = gift["message"] if gift else None
     return feed
 
 
-def _gift_id(name: str, row: dict) -> int | None:
-    if name == "leg":
-        return row["entry_meta"].get("gift_id") if row["business_type"] == GIFT_BUSINESS_TYPE else None
-    reference = row["business_ref"]
-    if row["event_type"] == ItemEventType.GIFTED and reference.startswith("gift:"):
-        return int(reference.removeprefix("gift:"))
-    return None
+def _gifts_of(user_id: int, entry_ids: list[int], gift_ids: set[int]) -> list[dict]:
+    """The user's own gifts (sent or received) among those of these entries and ids: one query."""
+    return list(
+        Gift.objects.filter(Q(entry_id__in=entry_ids) | Q(pk__in=gift_ids))
+        .filter(Q(sender_id=user_id) | Q(recipient_id=user_id))
+        .values(
+            "id",
+            "entry_id",
+            "item_instance_id",
+            "sender_id",
+            "message",
+            sender_name=GIFT_FIELDS["sender_name"],
+            recipient_name=GIFT_FIELDS["recipient_name"],
+        )
+    )
 
 
-def _leg_row(leg: dict, user_id: int, other_user: str | None) -> dict:
+def _item_gift_id(event: dict) -> int | None:
+    """The gift of a `gift` item event, from the reference the gift service gave it ("gift:<gift id>")."""
+    number = event["business_ref"].removeprefix("gift:")
+    if event["event_type"] != ItemEventType.GIFTED or not GIFT_ID.fullmatch(number):
+        return None
+    return int(number)
+
+
+def _leg_row(leg: dict, user_id: int, *, gift: dict | None, trade: EntryParties | None) -> dict:
+    kind, counterparty = _leg_kind(leg, user_id), None
+    if gift is not None:
+        sent = gift["sender_id"] == user_id
+        kind, counterparty = ("gift_sent", gift["recipient_name"]) if sent else ("gift_received", gift["sender_name"])
+    elif trade is not None and user_id in (trade.initiator_id, trade.other_id):
+        bought = trade.initiator_id == user_id
+        kind, counterparty = ("purchase", trade.other_name) if bought else ("sale", trade.initiator_name)
     return {
         "id": f"leg:{leg['id']}",
-        "kind": _leg_kind(leg, user_id),
+        "kind": kind,
         "created_at": leg["created_at"],
         "asset_code": leg["asset_code"],
         "delta_available": leg["delta_available"],
@@ -192,18 +228,14 @@ def _leg_row(leg: dict, user_id: int, other_user: str | None) -> dict:
         "item_instance_id": None,
         "item_type": None,
         "item_name": None,
-        "counterparty": masked(other_user),
+        "counterparty": masked(counterparty),
         "reference": f"{leg['business_type']}:{leg['business_id']}",
     }
 
 
 def _leg_kind(leg: dict, user_id: int) -> str:
+    """The kind of a leg that is no gift or trade of the user's: by its business type, as its owner posts it."""
     business_type = leg["business_type"]
-    if business_type == GIFT_BUSINESS_TYPE:
-        return "gift_sent" if leg["delta_available"] < 0 else "gift_received"
-    if business_type == PURCHASE_BUSINESS_TYPE:
-        buyer_id = leg["business_id"].split(":", 2)[1]
-        return "purchase" if buyer_id == str(user_id) else "sale"
     if business_type == LISTING_HOLD_BUSINESS_TYPE:
         return "listing"
     if business_type.startswith(f"{LISTING_HOLD_BUSINESS_TYPE}_"):

@@ -18,11 +18,19 @@ from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from core.amounts import require_positive
+from core.authority import is_service_account
 from core.db import atomic_with_retry
 from core.errors import Forbidden
 from core.models import EventType
 from core.services import Event, events_record
-from gifts.exceptions import AssetNotGiftable, CannotGiftToSelf, GiftLimitExceeded, InvalidGift, RecipientNotFound
+from gifts.exceptions import (
+    AssetNotGiftable,
+    CannotGiftToSelf,
+    GiftLimitExceeded,
+    InvalidGift,
+    RecipientIsServiceAccount,
+    RecipientNotFound,
+)
 from gifts.locks import sender_lock
 from gifts.models import GIFT_BUSINESS_TYPE, Gift
 from items.selectors import item_get_for_owner
@@ -105,6 +113,7 @@ def gift_send(
             meta={"gift_id": gift.pk},
             actor_id=actor.pk,
         )
+        Gift.objects.filter(pk=gift.pk).update(entry=result.entry)
         what = {"asset_code": asset_code, "amount": amount, "entry_id": result.entry.pk}
     data = {"gift_id": gift.pk, "sender_id": actor.pk, "recipient_id": recipient.pk, **what, "message": message}
     events_record(events=[Event(EventType.GIFT_SENT, data), Event(EventType.GIFT_RECEIVED, data)])
@@ -161,4 +170,6 @@ def _recipient(username: str):
     user = get_user_model().objects.filter(username=username, is_active=True).first()
     if user is None or user.get_username() != username:
         raise RecipientNotFound()
+    if is_service_account(user):
+        raise RecipientIsServiceAccount()
     return user

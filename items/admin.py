@@ -5,9 +5,9 @@ from django.contrib import admin, messages
 
 from core.admin_tools import ReadOnlyTabularInline
 from core.errors import BackpackError
-from core.money import money
+from core.money import face_value_shown
 from items.models import ItemInstance, ItemInstanceEvent
-from items.services import item_expire, item_grant
+from items.services import item_expire, item_grant, item_meta_error
 
 
 class ItemEventInline(ReadOnlyTabularInline):
@@ -26,6 +26,15 @@ class ItemGrantForm(forms.ModelForm):
         model = ItemInstance
         fields = ("owner", "item_type", "name", "meta", "expires_at", "merchant_code")
 
+    def clean_meta(self):
+        meta = self.cleaned_data["meta"]
+        if not isinstance(meta, dict):
+            raise forms.ValidationError("meta is a JSON object.")
+        error = item_meta_error(meta)
+        if error:
+            raise forms.ValidationError(error)
+        return meta
+
 
 @admin.register(ItemInstance)
 class ItemInstanceAdmin(admin.ModelAdmin):
@@ -42,8 +51,8 @@ class ItemInstanceAdmin(admin.ModelAdmin):
 
     @admin.display(description="Value")
     def face_value(self, item):
-        """`meta.value` is the voucher's face value in minor units: shown as money."""
-        return money(item.meta.get("value")) if isinstance(item.meta, dict) else ""
+        """`meta.value` is the voucher's face value in minor units: shown as money (core.money.face_value_shown)."""
+        return face_value_shown(item.meta)
 
     def has_change_permission(self, request, obj=None):
         return False

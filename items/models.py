@@ -21,6 +21,11 @@ class ItemStatus(models.TextChoices):
     TRANSFERRED = "transferred", "Transferred"  # migrated legacy rows only
 
 
+# The sources whose items only `items_import` writes (the legacy migration's, keyed by legacy row id): a grant
+# cannot name them, and an import names no other, so no grant can take a reference an import will need.
+IMPORT_SOURCES = frozenset({"migration"})
+
+
 class ItemInstance(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="items")
     item_type = models.CharField(max_length=16, choices=ItemType.choices)

@@ -8,7 +8,6 @@ backpack it changes (both owners of a sale or a gift) right after the item rows 
 locked or created (lock class 3 of core/locks.py).
 """
 
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,9 @@ from django.utils import timezone
 from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert, in_batches
 from core.models import EventType
+from core.money import face_value_error
 from core.services import Event, backpack_versions_bump, event_record, events_record
+from core.sweeps import Sweep, after_each_batch
 from items.exceptions import InvalidItem, ItemNotAvailable, ItemNotFound
 from items.locks import (
     HOLDER_KINDS,
@@ -32,7 +33,7 @@ from items.locks import (
     lockable,
     unexpired,
 )
-from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
+from items.models import IMPORT_SOURCES, ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType
 from ledger.exceptions import IdempotencyConflict
 
 logger = logging.getLogger(__name__)
@@ -63,6 +64,15 @@ class ImportedItem:
     expires_at: datetime | None = None
 
 
+def item_meta_error(meta: dict | None) -> str | None:
+    """Why an item's meta breaks the rule of a field with a meaning, or None. `value` is a face value in minor
+    units (core.money.face_value_error): what a merchant is settled for, so never a string, a fraction, a
+    negative or an amount no column holds."""
+    if meta and meta.get("value") is not None:  # null: no face value, as when it is left out
+        return face_value_error(meta["value"])
+    return None
+
+
 @atomic_with_retry
 def item_grant(
     *,
@@ -86,6 +96,11 @@ def item_grant(
         raise InvalidItem(f"Unknown item type {item_type!r}.", item_type=item_type)
     if not name or not source or not source_ref:
         raise InvalidItem("name, source and source_ref are required.")
+    if source in IMPORT_SOURCES:
+        raise InvalidItem(f"The source {source!r} is the migration's own.", source=source)
+    error = item_meta_error(meta)
+    if error:
+        raise InvalidItem(error, meta_value=repr((meta or {}).get("value"))[:100])
     wanted = {
         "owner_id": owner_id,
         "item_type": item_type,
@@ -218,22 +233,31 @@ def items_expire(*, batch_size: int = 1000) -> int:
 
     Available items go a batch per transaction. A locked one goes in a transaction of its own that first
     closes what holds it (the pending redemption order is expired, the listing ends as expired), which
-    unlocks it, then expires it. A lock whose holder is gone or unknown is left to reconciliation.
+    unlocks it, then expires it. A lock whose holder is gone or unknown is left to reconciliation; an item
+    whose holder cannot be closed is recorded and skipped, and the run goes on (core.sweeps).
     """
     return in_batches(_expire_batch, batch_size=batch_size) + _expire_locked(batch_size=batch_size)
 
 
 def _expire_locked(*, batch_size: int) -> int:
-    expired, after = 0, 0
-    while True:
-        due = ItemInstance.objects.filter(status=ItemStatus.LOCKED, expires_at__lte=timezone.now(), pk__gt=after)
-        rows = list(due.order_by("pk").values_list("pk", "locked_by")[:batch_size])
-        for item_id, locked_by in rows:
-            with contextlib.suppress(ItemNotAvailable):  # changed meanwhile: the next sweep looks again
-                expired += _expire_locked_one(item_id, locked_by)
-        if len(rows) < batch_size:
-            return expired
-        after = rows[-1][0]
+    def due(after: int | None, size: int) -> list[tuple[int, str]]:
+        items = ItemInstance.objects.filter(status=ItemStatus.LOCKED, expires_at__lte=timezone.now())
+        if after is not None:
+            items = items.filter(pk__gt=after[0])
+        return list(items.order_by("pk").values_list("pk", "locked_by")[:size])
+
+    def expire(item_id: int, locked_by: str) -> int:
+        try:
+            return _expire_locked_one(item_id, locked_by)
+        except ItemNotAvailable:  # changed meanwhile: the next sweep looks again
+            return 0
+
+    with Sweep("expire_items") as run:
+        return after_each_batch(
+            due,
+            batch_size=batch_size,
+            handle=lambda rows: sum(run.one(i, lambda i=i, by=by: expire(i, by)) for i, by in rows),
+        )
 
 
 @atomic_with_retry
@@ -280,11 +304,15 @@ def items_import(*, source: str, items: Sequence[ImportedItem]) -> dict[str, int
     For bulk work (the legacy migration): refs already imported are left as they are.
     Locked items cannot be imported: nothing would hold their lock.
     """
+    if source not in IMPORT_SOURCES:
+        raise InvalidItem(f"{source!r} is not an import's source (items.models.IMPORT_SOURCES).", source=source)
     for item in items:
         if item.item_type not in ItemType.values or item.status not in ItemStatus.values:
             raise InvalidItem("Unknown item type or status.", source_ref=item.source_ref)
         if item.status == ItemStatus.LOCKED:
             raise InvalidItem("An imported item cannot be locked.", source_ref=item.source_ref)
+        if error := item_meta_error(item.meta):
+            raise InvalidItem(error, source_ref=item.source_ref)
     refs = [item.source_ref for item in items]
     existing = set(ItemInstance.objects.filter(source=source, source_ref__in=refs).values_list("source_ref", flat=True))
     new = [item for item in items if item.source_ref not in existing]

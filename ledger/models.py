@@ -145,6 +145,19 @@ class AppendOnlyModel(models.Model):
         raise PermissionError("The journal is append-only.")
 
 
+# The journal's business keys have owners (issue 20). Each service posts its own plain types ("gift",
+# "market_listing", "migration", ...); a grant's type, which its issuer names, is stored in a namespace of its
+# own, "grant:<type>", where no service's key can be: no service type has a colon.
+GRANT_TYPE_PREFIX = "grant:"
+GRANT_TYPE_PATTERN = r"^[a-z][a-z0-9_]*$"
+GRANT_TYPE_MAX_LENGTH = 64 - len(GRANT_TYPE_PREFIX)
+
+
+def grant_business_type(business_type: str) -> str:
+    """The journal's business type of a grant its issuer typed `business_type`."""
+    return f"{GRANT_TYPE_PREFIX}{business_type}"
+
+
 class JournalEntry(AppendOnlyModel):
     """One business event; its legs sum to zero per asset."""
 

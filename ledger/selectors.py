@@ -1,5 +1,8 @@
 """Reads of the assets track for the API and the admin."""
 
+from collections.abc import Callable
+from typing import NamedTuple
+
 from django.conf import settings
 from django.db.models import F, Q, QuerySet, Sum
 
@@ -133,7 +136,7 @@ def asset_codes() -> list[str]:
 
 def legs_page_for_user(*, user_id: int, before_id: int | None, limit: int) -> list[dict]:
     """Up to `limit` of the user's journal legs with an id below `before_id`, newest first, with their
-    entry's business key and meta: one query (the accounts row, then the legs by the account index)."""
+    entry's business key: one query (the accounts row, then the legs by the account index)."""
     legs = JournalLeg.objects.filter(account__user_id=user_id)
     if before_id is not None:
         legs = legs.filter(pk__lt=before_id)
@@ -147,14 +150,30 @@ def legs_page_for_user(*, user_id: int, before_id: int | None, limit: int) -> li
             asset_code=F("asset_id"),
             business_type=F("entry__business_type"),
             business_id=F("entry__business_id"),
-            entry_meta=F("entry__meta"),
         )[:limit]
     )
 
 
-def entry_other_users(*, entry_ids: list[int], user_id: int) -> dict[int, str]:
-    """{entry id: username} of the other user an entry moved value with (a trade's or a gift's other party)."""
-    legs = JournalLeg.objects.filter(entry_id__in=entry_ids, account__user__isnull=False).exclude(
-        account__user_id=user_id
-    )
-    return dict(legs.values_list("entry_id", "account__user__username"))
+class EntryParties(NamedTuple):
+    """Who took part in an entry, as the row of the app that owns its business type says: the one who asked
+    (a buyer) and the other (the seller)."""
+
+    initiator_id: int
+    initiator_name: str
+    other_id: int
+    other_name: str
+
+
+# {business type: read(entry ids) -> {entry id: EntryParties}}, registered by the app that posts that type
+# (market: its trades) when it loads; readers of the journal ask it instead of parsing business ids or meta.
+_ENTRY_PARTIES: dict[str, Callable[[list[int]], dict[int, EntryParties]]] = {}
+
+
+def entry_parties_register(business_type: str, read: Callable[[list[int]], dict[int, EntryParties]]) -> None:
+    _ENTRY_PARTIES[business_type] = read
+
+
+def entry_parties(*, business_type: str, entry_ids: list[int]) -> dict[int, EntryParties]:
+    """{entry id: its parties} for the entries of `business_type` its owner has a row for: one query."""
+    read = _ENTRY_PARTIES.get(business_type)
+    return read(entry_ids) if read is not None and entry_ids else {}

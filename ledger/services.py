@@ -6,6 +6,7 @@ reads what it checks, then writes, in one transaction.
 
 import hashlib
 import json
+import re
 from collections import defaultdict
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,8 @@ from ledger.exceptions import (
 )
 from ledger.locks import balances_lock, holds_lock, issuance_day_lock
 from ledger.models import (
+    GRANT_TYPE_MAX_LENGTH,
+    GRANT_TYPE_PATTERN,
     SLOTTED_SYSTEM_ACCOUNTS,
     SYSTEM_ACCOUNT_SLOTS,
     Account,
@@ -47,6 +50,7 @@ from ledger.models import (
     JournalEntry,
     JournalLeg,
     SystemAccount,
+    grant_business_type,
 )
 from ledger.selectors import issuance_limit, journal_sums
 from ledger.signals import issuance_refused
@@ -469,21 +473,27 @@ def balance_change(
     of other services, which check authority first: people and services grant through
     `asset_grant`.
     """
-    if type(delta) is not int or delta == 0:
-        raise InvalidEntry("delta is a non-zero integer.", delta=repr(delta))
-    system_code = system_slot_code(_counterparty(business_type, delta), user_id=user_id)
-    accounts = accounts_get(user_ids={user_id}, system_codes={system_code})
+    legs, accounts = _balance_change_legs(user_id, asset_code, delta, business_type)
     return entry_post(
         business_type=business_type,
         business_id=business_id,
-        legs=[
-            Leg(account_id=accounts.of_user[user_id], asset_code=asset_code, delta_available=delta),
-            Leg(account_id=accounts.of_system[system_code], asset_code=asset_code, delta_available=-delta),
-        ],
+        legs=legs,
         meta=meta,
         actor_id=actor_id,
         owners=accounts.owners,
     )
+
+
+def _balance_change_legs(user_id: int, asset_code: str, delta: int, business_type: str) -> tuple[list[Leg], Accounts]:
+    if type(delta) is not int or delta == 0:
+        raise InvalidEntry("delta is a non-zero integer.", delta=repr(delta))
+    system_code = system_slot_code(_counterparty(business_type, delta), user_id=user_id)
+    accounts = accounts_get(user_ids={user_id}, system_codes={system_code})
+    legs = [
+        Leg(account_id=accounts.of_user[user_id], asset_code=asset_code, delta_available=delta),
+        Leg(account_id=accounts.of_system[system_code], asset_code=asset_code, delta_available=-delta),
+    ]
+    return legs, accounts
 
 
 @atomic_with_retry(savepoint=False)
@@ -595,6 +605,10 @@ def asset_grant(
     """
     require_permission(actor, "ledger.grant_assets")
     require_positive(InvalidEntry, amount=amount)
+    if not isinstance(business_type, str) or not re.fullmatch(GRANT_TYPE_PATTERN, business_type):
+        raise InvalidEntry("A grant's business_type is [a-z][a-z0-9_]*.", business_type=repr(business_type)[:100])
+    if len(business_type) > GRANT_TYPE_MAX_LENGTH:
+        raise InvalidEntry(f"A grant's business_type has at most {GRANT_TYPE_MAX_LENGTH} characters.")
     try:
         return _asset_grant(
             actor_id=actor.pk,
@@ -613,14 +627,28 @@ def asset_grant(
 
 
 @atomic_with_retry
-def _asset_grant(*, actor_id: int, user_id: int, asset_code: str, amount: int, **entry) -> PostResult:
+def _asset_grant(
+    *, actor_id: int, user_id: int, asset_code: str, amount: int, business_type: str, business_id: str, meta
+) -> PostResult:
     if AssetType.objects.filter(pk=asset_code).values_list("pk", flat=True).first() != asset_code:  # exactly
         raise UnknownAsset(asset_codes=[asset_code])
     day = _issuance_day_locked(issuer_id=actor_id, asset_code=asset_code, day=timezone.localdate())
-    result = balance_change(user_id=user_id, asset_code=asset_code, delta=amount, actor_id=actor_id, **entry)
+    key = {"business_type": business_type, "business_id": business_id}
+    earlier = _grant_without_namespace(actor_id, user_id, asset_code, amount, meta, **key)
+    if earlier is not None:
+        return earlier
+    result = balance_change(
+        user_id=user_id,
+        asset_code=asset_code,
+        delta=amount,
+        actor_id=actor_id,
+        business_type=grant_business_type(business_type),
+        business_id=business_id,
+        meta=meta,
+    )
     if not result.created:
         if result.entry.actor_id != actor_id:
-            raise IdempotencyConflict(business_type=entry["business_type"], business_id=entry["business_id"])
+            raise IdempotencyConflict(**key)
         return result
     max_per_grant, max_per_day = issuance_limit(issuer_id=actor_id, asset_code=asset_code)
     if amount > max_per_grant or day.amount + amount > max_per_day:
@@ -640,10 +668,28 @@ def _asset_grant(*, actor_id: int, user_id: int, asset_code: str, amount: int, *
             "asset_code": asset_code,
             "amount": amount,
             "actor_id": actor_id,
-            **entry,
+            "meta": meta,
+            **key,
         },
     )
     return result
+
+
+def _grant_without_namespace(
+    actor_id: int, user_id: int, asset_code: str, amount: int, meta, *, business_type: str, business_id: str
+) -> PostResult | None:
+    """A grant made before grants had their namespace, under the type as given: its replay is answered with it.
+
+    The same actor and content is that grant's replay; anything else under that key (another actor's
+    grant, or a service's own entry) conflicts, as it did then. None when nothing has the plain key.
+    """
+    entry = JournalEntry.objects.filter(business_type=business_type, business_id=business_id).first()
+    if entry is None:
+        return None
+    legs, _ = _balance_change_legs(user_id, asset_code, amount, business_type)
+    if entry.actor_id != actor_id or entry.fingerprint != _fingerprint(legs, (), meta or {}):
+        raise IdempotencyConflict(business_type=business_type, business_id=business_id)
+    return PostResult(entry, created=False)
 
 
 def _issuance_day_locked(*, issuer_id: int, asset_code: str, day) -> IssuanceDay:
@@ -715,7 +761,10 @@ def balance_adjust(*, actor, user_id: int, asset_code: str, delta: int, reason: 
         actor_id=actor.pk,
     )
     if not result.created:
-        return BalanceAudit.objects.get(entry=result.entry)
+        audit = BalanceAudit.objects.filter(entry=result.entry).first()
+        if audit is None:  # the key of an entry that is no correction (a grant made before grants had their own)
+            raise IdempotencyConflict(business_type="adjustment", business_id=key)
+        return audit
     leg = result.entry.legs.get(account__user_id=user_id)
     return BalanceAudit.objects.create(
         action=AuditAction.ADJUST,

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from core.money import face_value_error
 from legacy_inventory.models import LegacyInventory, Outcome, Track
 
 MATERIAL_MARKERS = ("碎片", "水晶", "材料")
@@ -54,6 +55,8 @@ def plan_row(row: LegacyInventory, asset_codes: dict[str, str]) -> Plan:
         return Plan(Outcome.FAILED, Track.NONE, f"unknown item type {row.type!r}")
     if row.status not in ITEM_STATUS:
         return Plan(Outcome.FAILED, Track.NONE, f"unknown status {row.status!r}")
+    if row.value is not None and (error := face_value_error(row.value)):
+        return Plan(Outcome.FAILED, Track.NONE, f"value {row.value}: {error}")
     reason = "pending code voided" if row.status == "pending" and has_code(row) else ""
     history = row.status == "used" and has_code(row)
     return Plan(Outcome.MIGRATED_ITEM, Track.ITEMS, reason, item_status=ITEM_STATUS[row.status], history_order=history)

@@ -7,6 +7,9 @@ class MarketConfig(AppConfig):
     def ready(self):
         from items.locks import MARKET_HOLDER
         from items.services import holder_expiry_register
-        from market.services import listing_expire_for_item
+        from ledger.selectors import entry_parties_register
+        from market.selectors import trade_parties
+        from market.services import PURCHASE_BUSINESS_TYPE, listing_expire_for_item
 
         holder_expiry_register(MARKET_HOLDER, listing_expire_for_item)
+        entry_parties_register(PURCHASE_BUSINESS_TYPE, trade_parties)

@@ -5,6 +5,7 @@ from datetime import datetime
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
+from ledger.selectors import EntryParties
 from market.exceptions import ListingNotFound
 from market.models import ListingStatus, MarketListing, MarketTrade
 
@@ -115,3 +116,11 @@ def trade_totals_by_price_asset(*, since: datetime | None = None) -> list[dict]:
         .annotate(trades=Count("id"), total=Sum("total"), fees=Sum("fee"))
         .order_by("price_asset_code")
     )
+
+
+def trade_parties(entry_ids: list[int]) -> dict[int, EntryParties]:
+    """{entry id: buyer and seller} of the trades these purchase entries moved: one query (ledger.selectors)."""
+    trades = MarketTrade.objects.filter(entry_id__in=entry_ids).values_list(
+        "entry_id", "buyer_id", "buyer__username", "seller_id", "seller__username"
+    )
+    return {entry_id: EntryParties(*parties) for entry_id, *parties in trades}

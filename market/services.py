@@ -13,8 +13,9 @@ from django.db import IntegrityError
 from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
-from core.db import atomic_with_retry, in_batches, insert_one, update_one
+from core.db import atomic_with_retry, insert_one, update_one
 from core.services import events_record
+from core.sweeps import Sweep, after_each_batch
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_transfer, item_unlock
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
@@ -266,20 +267,23 @@ def listings_expire(*, now: datetime | None = None, batch_size: int = 200) -> in
     """Expire every listing on sale past its expiry time, releasing what it held. Returns the count.
 
     Ids are read in batches; each listing is closed in its own short transaction under its
-    row lock, so a listing bought or cancelled meanwhile is skipped.
+    row lock, so a listing bought or cancelled meanwhile is skipped. One that cannot be closed
+    is recorded and skipped, and the run goes on (core.sweeps).
     """
     now = now or timezone.now()
-    expired = 0
 
-    def batch(size: int) -> int:
-        nonlocal expired
-        due = MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now).order_by("pk")
-        ids = list(due.values_list("pk", flat=True)[:size])
-        expired += sum(_expire_one(listing_id, now) for listing_id in ids)
-        return len(ids)
+    def due(after: int | None, size: int) -> list[int]:
+        listings = MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now)
+        if after is not None:
+            listings = listings.filter(pk__gt=after)
+        return list(listings.order_by("pk").values_list("pk", flat=True)[:size])
 
-    in_batches(batch, batch_size=batch_size)
-    return expired
+    with Sweep("expire_listings") as run:
+        return after_each_batch(
+            due,
+            batch_size=batch_size,
+            handle=lambda ids: sum(run.one(i, lambda i=i: _expire_one(i, now)) for i in ids),
+        )
 
 
 def listing_expire_for_item(reference: str) -> bool:

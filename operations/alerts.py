@@ -12,6 +12,8 @@ from operations.models import Alert
 
 logger = logging.getLogger("backpack.alerts")
 
+MAX_SWEEP_FAILURES_SHOWN = 50
+
 
 def alert_fire(*, source: str, message: str, details: dict | None = None) -> Alert:
     """Call outside any transaction: the webhook is a network call."""
@@ -52,4 +54,18 @@ def issuance_refused_alert(*, actor_id: int, asset_code: str, amount: int, detai
         source="issuance_limit",
         message=f"Grant of {amount} {asset_code} by user {actor_id} refused: over the issuance limit.",
         details={"actor_id": actor_id, **details},
+    )
+
+
+def sweep_failed_alert(*, sweep: str, failures: list[dict], **signal) -> None:
+    """Rows a periodic sweep skipped (core.sweeps): one alert per run, and none when the sweep's last alert
+    named the same rows (a row that fails every hour is one problem, reported once)."""
+    rows = sorted(str(failure["row"]) for failure in failures)
+    last = Alert.objects.filter(source="sweep", details__sweep=sweep).order_by("-pk").first()
+    if last is not None and last.details.get("rows") == rows:
+        return
+    alert_fire(
+        source="sweep",
+        message=f"Sweep {sweep} skipped {len(rows)} row(s) it could not close.",
+        details={"sweep": sweep, "rows": rows, "failures": failures[:MAX_SWEEP_FAILURES_SHOWN]},
     )

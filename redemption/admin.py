@@ -6,7 +6,7 @@ from django.utils import timezone
 
 from core.admin_tools import ReadOnlyModelAdmin
 from core.errors import BackpackError
-from core.money import money
+from core.money import face_value_shown, money
 from core.timeseries import local_midnight
 from redemption import selectors, services
 from redemption.models import CodeVerification, Merchant, RedemptionAttempt, RedemptionOrder
@@ -75,7 +75,7 @@ class RedemptionOrderAdmin(ReadOnlyModelAdmin):
         """As money: the face value recorded at fulfilment, else the item's `meta.value` today."""
         if order.face_value is not None:
             return money(order.face_value)
-        return money(order.item_instance.meta.get("value")) if isinstance(order.item_instance.meta, dict) else ""
+        return face_value_shown(order.item_instance.meta)
 
 
 @admin.register(RedemptionAttempt)

@@ -29,6 +29,7 @@ def order_lock_for_fulfil(*, code_hash: str) -> RedemptionOrder | None:
     )
 
 
-def orders_lock_due_for_expiry(*, now: datetime, batch_size: int) -> list[RedemptionOrder]:
-    due = RedemptionOrder.objects.filter(status=OrderStatus.PENDING, expires_at__lte=now)
-    return list(in_lock_order(due)[:batch_size])
+def orders_lock_due_for_expiry(*, now: datetime, order_ids) -> list[RedemptionOrder]:
+    """Those of these orders that are still pending past their expiry, locked."""
+    due = RedemptionOrder.objects.filter(pk__in=order_ids, status=OrderStatus.PENDING, expires_at__lte=now)
+    return list(in_lock_order(due))

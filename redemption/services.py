@@ -17,11 +17,12 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.db import atomic_with_retry, bulk_insert, in_batches
+from core.db import atomic_with_retry, bulk_insert
 from core.errors import BackpackError
 from core.models import EventType
-from core.money import minor_units
+from core.money import face_value
 from core.services import event_record
+from core.sweeps import Sweep, after_each_batch
 from items.exceptions import ItemNotAvailable
 from items.locks import REDEMPTION_HOLDER
 from items.models import ItemInstance, ItemStatus
@@ -185,16 +186,26 @@ def order_expire_for_item(reference: str) -> bool:
 
 
 def orders_expire(*, batch_size: int = 500) -> int:
-    """Expire pending orders past their expiry and unlock their items, a batch per transaction."""
-    total = in_batches(_expire_batch, batch_size=batch_size)
+    """Expire pending orders past their expiry and unlock their items, a batch per transaction. A batch that
+    fails goes again an order per transaction: the orders that cannot be closed are recorded and skipped, and
+    the run goes on (core.sweeps)."""
+
+    def due(after: int | None, size: int) -> list[int]:
+        orders = RedemptionOrder.objects.filter(status=OrderStatus.PENDING, expires_at__lte=timezone.now())
+        if after is not None:
+            orders = orders.filter(pk__gt=after)
+        return list(orders.order_by("pk").values_list("pk", flat=True)[:size])
+
+    with Sweep("expire_redemption_orders") as run:
+        total = after_each_batch(due, batch_size=batch_size, handle=lambda ids: run.batch(ids, _expire_batch))
     if total:
         logger.info("expired %s redemption order(s)", total)
     return total
 
 
 @atomic_with_retry
-def _expire_batch(batch_size: int) -> int:
-    orders = orders_lock_due_for_expiry(now=timezone.now(), batch_size=batch_size)
+def _expire_batch(order_ids) -> int:
+    orders = orders_lock_due_for_expiry(now=timezone.now(), order_ids=order_ids)
     for order in orders:
         _order_close(order, status=OrderStatus.EXPIRED, actor_id=None)
     return len(orders)
@@ -357,8 +368,9 @@ def _fulfil(
 
 
 def _face_value(item: ItemInstance) -> int | None:
-    """The item's `meta.value` in minor units, kept on the fulfilled order: what the merchant settles on."""
-    return minor_units(item.meta.get("value")) if isinstance(item.meta, dict) else None
+    """The item's face value (core.money.face_value), kept on the fulfilled order: what the merchant settles on.
+    None for an old item whose `meta.value` breaks the rule: it is redeemed, and settled as without a value."""
+    return face_value(item.meta)
 
 
 def _fulfil_retried(order: RedemptionOrder, *, merchants: list[Merchant], staff_user_id: int) -> Verification | None:

@@ -13,6 +13,9 @@ from collections import Counter, defaultdict
 
 from torture_client import API, GRANT_BUSINESS_TYPE, ITEM_SOURCE, Op, TransportError, http_call
 
+# How the journal stores a grant's type (ledger.models.grant_business_type).
+GRANT_ENTRY_TYPE = f"grant:{GRANT_BUSINESS_TYPE}"
+
 WRITE_KINDS = {
     "grant_asset",
     "grant_item",
@@ -73,7 +76,7 @@ class Checker:
                 "SELECT e.business_id, a.user_id, l.asset_code, l.delta_available, e.id "
                 "FROM asset_journal_entries e JOIN asset_transactions l ON l.entry_id = e.id "
                 "JOIN accounts a ON a.id = l.account_id WHERE e.business_type = %s AND a.user_id IS NOT NULL",
-                [GRANT_BUSINESS_TYPE],
+                [GRANT_ENTRY_TYPE],
             )
         }
         self.items = {
@@ -173,7 +176,7 @@ class Checker:
             return False
         user = self.user_of[op.client]
         if op.kind == "grant_asset":
-            return (GRANT_BUSINESS_TYPE, op.key) in self.entries
+            return (GRANT_ENTRY_TYPE, op.key) in self.entries
         if op.kind == "grant_item":
             return (ITEM_SOURCE, op.key) in self.items_by_ref
         if op.kind == "purchase":
@@ -307,7 +310,7 @@ class Checker:
         gift_entries = {f"{self.user_of[op.client]}:{op.key}" for op in self.firsts if op.kind == "gift"}
         for (business_type, business_id), entry_id in self.entries.items():
             known = {
-                GRANT_BUSINESS_TYPE: business_id in grant_keys,
+                GRANT_ENTRY_TYPE: business_id in grant_keys,
                 "market_purchase": business_id in purchase_entries,
                 "market_listing": business_id.isdigit() and int(business_id) in self.listing_ops,
                 "market_listing_cancelled": business_id.isdigit() and int(business_id) in cancel_attempts,

@@ -62,7 +62,7 @@ def test_grants_whose_business_ids_differ_in_case_are_two_grants(user):
         )
 
     assert available(user) == 10
-    assert JournalEntry.objects.filter(business_type="lottery_prize").count() == 2
+    assert JournalEntry.objects.filter(business_type="grant:lottery_prize").count() == 2
 
 
 def test_item_grants_whose_references_differ_in_case_are_two_items(user):

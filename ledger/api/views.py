@@ -51,7 +51,7 @@ class AssetGrantViewSet(ApiViewSet):
         leg = selectors.entry_user_leg(entry_id=result.entry.pk)
         body = {
             "entry_id": leg.entry_id,
-            "business_type": leg.entry.business_type,
+            "business_type": data.validated_data["business_type"],  # as the caller named it (ledger.models)
             "business_id": leg.entry.business_id,
             "user_id": leg.account.user_id,
             "asset_code": leg.asset_id,

@@ -43,7 +43,7 @@ METAS = [
     {"description": "Set lunch for one", "value": 3800},
     {},
     {"note": 'Café "Le Bon" \\ C:\\u001F 🍜 ✓ \u2028 <b>&</b>', "nested": {"list": [1, 2.5, None, True, "é"]}},
-    {"value": -1, "big": 2**53 + 1, "tiny": 1e-7, "empty": [], "ctrl": "\x00\x01\x1f\n\t"},
+    {"stock": -1, "big": 2**53 + 1, "tiny": 1e-7, "empty": [], "ctrl": "\x00\x01\x1f\n\t"},
 ]
 NAMES = ["Set lunch", 'Café "Le Bon" \\ 🍜', "Tab\there\x0bvertical\x1fend", "C:\\u001F not an escape", "餐券"]
 

@@ -223,9 +223,9 @@ def test_an_import_and_its_undoing_change_the_owners_versions(user, other_user):
         for n, owner in enumerate([user, other_user])
     ]
 
-    ids = items_import(source="legacy", items=imported)
+    ids = items_import(source="migration", items=imported)
     after_import = backpack_version(user_id=user.pk), backpack_version(user_id=other_user.pk)
-    items_remove_imported(source="legacy", item_ids=list(ids.values()))
+    items_remove_imported(source="migration", item_ids=list(ids.values()))
 
     assert after_import == (1, 1)
     assert (backpack_version(user_id=user.pk), backpack_version(user_id=other_user.pk)) == (2, 2)

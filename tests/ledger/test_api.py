@@ -97,7 +97,7 @@ def test_issuer_grant_creates_then_replays_with_the_same_body(client_for, user):
     assert replayed.status_code == 200
     assert replayed.json() == created.json()
     assert created.json()["available_after"] == 100
-    assert JournalEntry.objects.filter(business_type="lottery").count() == 1
+    assert JournalEntry.objects.filter(business_type="grant:lottery").count() == 1
 
 
 def test_grant_replay_with_a_different_body_is_a_conflict(client_for, user):

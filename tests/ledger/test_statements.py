@@ -19,9 +19,11 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 # BEGIN; both accounts; both backpack versions; both balance rows locked; the entry; the balances; the legs;
 # COMMIT.
 TRANSFER_STATEMENTS = 8
-# BEGIN; the asset's exact code; the issuer's counter of the day locked; the transfer's six between BEGIN and
-# COMMIT (with the issuance slot's account and row); the issuer's limits; the counter; the outbox; COMMIT.
-GRANT_STATEMENTS = 13
+# BEGIN; the asset's exact code; the issuer's counter of the day locked; the key as grants had it before they
+# had their namespace (ledger.services._grant_without_namespace: its replay must not mint twice); the
+# transfer's six between BEGIN and COMMIT (with the issuance slot's account and row); the issuer's limits; the
+# counter; the outbox; COMMIT.
+GRANT_STATEMENTS = 14
 # BEGIN; the listing locked; the accounts of buyer, seller and fee slot; the hold locked; both backpack
 # versions; the five balance rows locked; the entry; the balances; the hold; the legs; the listing; the trade;
 # the outbox; COMMIT.

@@ -11,6 +11,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from items.models import ItemInstance
 from items.services import item_grant
 from redemption.models import RedemptionOrder
 from redemption.services import order_create, order_fulfil
@@ -196,8 +197,8 @@ def test_a_fulfilled_order_keeps_the_face_value_it_was_redeemed_for(user, staff)
         name="Odd",
         source="test",
         source_ref="odd",
-        meta={"value": "38元"},
     )
+    ItemInstance.objects.filter(pk=item.pk).update(meta={"value": "38元"})  # an old row: grants refuse it now
     odd = order_fulfil(code=order_create(item_id=item.pk, user_id=user.pk).code, staff_user_id=staff.pk).order
 
     assert RedemptionOrder.objects.get(pk=order.pk).face_value == 3800
