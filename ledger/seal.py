@@ -48,12 +48,12 @@ from ledger.models import JournalBlock, JournalEntry, JournalLeg, JournalSeal
 
 BLOCK_MAX_ENTRIES = 5000
 GENESIS_HASH = "0" * 64
-ENTRY_FIELDS = ("id", "business_type", "business_id", "fingerprint", "actor_id", "created_at", "meta")
-LEG_FIELDS = (
+ENTRY_COLUMNS = ("id", "business_type", "business_id", "fingerprint", "actor_id", "created_at", "meta")
+LEG_COLUMNS = (
     "entry_id",
     "id",
     "account_id",
-    "asset_id",
+    "asset_code",
     "delta_available",
     "delta_frozen",
     "available_after",
@@ -63,18 +63,24 @@ LEG_FIELDS = (
 )
 ENTRIES = JournalEntry._meta.db_table
 SEALS = JournalSeal._meta.db_table
+LEGS = JournalLeg._meta.db_table
 
 
 def _canonical(value) -> bytes:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
-def _time(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+def _time(moment: datetime | str) -> str:
+    """A stored time, as a raw cursor gives it (naive UTC; text on SQLite), in the canonical form."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC).replace(tzinfo=None)
+    return moment.isoformat(timespec="microseconds") + "Z"
 
 
 def entry_canonical(entry: tuple, legs: list[tuple]) -> bytes:
-    """The bytes an entry is hashed as: `entry` in ENTRY_FIELDS order, `legs` in LEG_FIELDS order."""
+    """The bytes an entry is hashed as: `entry` in ENTRY_COLUMNS order, `legs` in LEG_COLUMNS order (JSON decoded)."""
     entry_id, business_type, business_id, fingerprint, actor_id, created_at, meta = entry
     rows = [[*leg[1:-1], _time(leg[-1])] for leg in sorted(legs, key=lambda leg: leg[1])]
     return _canonical(
@@ -107,13 +113,21 @@ def block_hash(*, number: int, previous_hash: str, root: str, entry_count: int, 
 
 
 def entry_hashes(entry_ids: list[int]) -> dict[int, str]:
-    """{entry id: hash} of the entries that exist among these ids, read in two queries."""
+    """{entry id: hash} of the entries that exist among these ids, read in two raw queries (the ORM's
+    per-value conversions were most of a full verify's time)."""
+    if not entry_ids:
+        return {}
+    marks = ", ".join(["%s"] * len(entry_ids))
     legs = defaultdict(list)
-    for leg in JournalLeg.objects.filter(entry_id__in=entry_ids).values_list(*LEG_FIELDS):
-        legs[leg[0]].append(leg)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT {', '.join(LEG_COLUMNS)} FROM {LEGS} WHERE entry_id IN ({marks})", entry_ids)
+        for leg in cursor.fetchall():
+            legs[leg[0]].append((*leg[:-2], json.loads(leg[-2]), leg[-1]))
+        cursor.execute(f"SELECT {', '.join(ENTRY_COLUMNS)} FROM {ENTRIES} WHERE id IN ({marks})", entry_ids)
+        entries = cursor.fetchall()
     return {
-        entry[0]: hashlib.sha256(entry_canonical(entry, legs[entry[0]])).hexdigest()
-        for entry in JournalEntry.objects.filter(pk__in=entry_ids).values_list(*ENTRY_FIELDS)
+        entry[0]: hashlib.sha256(entry_canonical((*entry[:-1], json.loads(entry[-1])), legs[entry[0]])).hexdigest()
+        for entry in entries
     }
 
 
