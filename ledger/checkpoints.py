@@ -115,8 +115,7 @@ class LedgerProof:
         self.after_leg = 0 if self.full else self.base.through_leg_id
         self.through_leg_id = _settled_leg_id(above=self.base.through_leg_id if self.base else 0)
         self.verified_block = self.base.verified_block if self.base else 0
-        self.recomputed: dict[tuple[int, str], tuple[int, int]] = {}
-        self.pending = 0
+        self.recomputed: dict[tuple[int, str], tuple[int, int]] = {}  # rows found right: their sums to checkpoint
 
     def checks(self) -> tuple:
         if self.full:
@@ -240,7 +239,6 @@ class LedgerProof:
         found = journal_verify(from_block=1 if self.full else self.verified_block + 1)
         if found.head is not None and not found.problems:
             self.verified_block = found.head.number
-        self.pending = len(found.pending)
         return found.problems
 
     def checkpoint(self) -> JournalCheckpoint | None:
