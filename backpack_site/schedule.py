@@ -13,11 +13,20 @@ class Periodic:
     task: str
     minute: str = "0"
     hour: str = "*"
+    day_of_week: str = "*"  # crontab's: 0 (or 7) is Sunday
 
 
 PERIODIC_TASKS = [
     Periodic(name="expire items", task="items.tasks.expire_items", minute="5"),
     Periodic(name="reconcile ledger", task="operations.tasks.reconcile_ledger", minute="0", hour="2"),
+    Periodic(
+        name="reconcile ledger in full",
+        task="operations.tasks.reconcile_ledger_full",
+        minute="0",
+        hour="4",
+        day_of_week="0",
+    ),
+    Periodic(name="seal journal", task="ledger.tasks.seal_journal", minute="*"),
     Periodic(name="expire listings", task="market.tasks.expire_listings", minute="10"),
     Periodic(name="expire redemption orders", task="redemption.tasks.expire_redemption_orders", minute="0"),
     Periodic(name="check redemption failure rate", task="operations.tasks.check_redemption_failure_rate", minute="15"),

@@ -199,6 +199,9 @@ LOGGING = {
 ALERT_WEBHOOK_URL = os.environ.get("ALERT_WEBHOOK_URL", "")
 ALERT_WEBHOOK_TIMEOUT = float(os.environ.get("ALERT_WEBHOOK_TIMEOUT", "5"))
 RECONCILIATION_MAX_STORED = int(os.environ.get("RECONCILIATION_MAX_STORED", "200"))
+# The longest a transaction may keep journal rows it wrote uncommitted: checkpoints and the sealer's
+# low-water mark stay this far behind the newest entries, so an entry that commits late is still seen.
+JOURNAL_COMMIT_GRACE_SECONDS = int(os.environ.get("JOURNAL_COMMIT_GRACE_SECONDS", "600"))
 REDEMPTION_FAILURE_ALERT_RATE = float(os.environ.get("REDEMPTION_FAILURE_ALERT_RATE", "0.05"))
 REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS = int(os.environ.get("REDEMPTION_FAILURE_ALERT_MIN_ATTEMPTS", "20"))
 

@@ -33,6 +33,7 @@ class EventType(models.TextChoices):
     ITEM_EXPIRING_SOON = "item.expiring_soon", "Item expiring soon"
     ITEM_EXPIRED = "item.expired", "Item expired"
     RECONCILIATION_FAILED = "reconciliation.failed", "Reconciliation failed"
+    JOURNAL_SEALED = "journal.sealed", "Journal block sealed"
 
 
 class OutboxEvent(models.Model):

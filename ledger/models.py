@@ -320,3 +320,89 @@ class IssuanceDay(models.Model):
 
     def __str__(self):
         return f"{self.issuer} {self.asset_id} on {self.day}: {self.amount}"
+
+
+class CheckpointKind(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
+
+
+class JournalCheckpoint(models.Model):
+    """What a clean reconciliation run proved (ledger.checkpoints): the leg sums of every account and asset
+    over the legs up to `through_leg_id` (the rows of CheckpointSum), and the last block it verified.
+
+    `number` is the previous checkpoint's plus one, unique: two runs that start from the same checkpoint
+    cannot both write the next one.
+    """
+
+    number = models.PositiveBigIntegerField(unique=True)
+    kind = models.CharField(max_length=12, choices=CheckpointKind.choices)
+    through_leg_id = models.PositiveBigIntegerField()
+    verified_block = models.PositiveBigIntegerField(default=0, help_text="The last journal block verified (0: none).")
+    asset_totals = models.JSONField(default=dict, help_text="{asset code: sum of the checkpoint's rows}")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        db_table = "ledger_checkpoints"
+
+    def __str__(self):
+        return f"checkpoint {self.number} ({self.kind}) through leg {self.through_leg_id}"
+
+
+class CheckpointSum(models.Model):
+    """An account's legs of one asset, summed up to the latest checkpoint's `through_leg_id`."""
+
+    account = models.ForeignKey(Account, on_delete=models.PROTECT, related_name="+")
+    asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")
+    available = models.BigIntegerField()
+    frozen = models.BigIntegerField()
+
+    class Meta:
+        db_table = "ledger_checkpoint_sums"
+        constraints = [models.UniqueConstraint(fields=["account", "asset"], name="checkpoint_sum_unique_key")]
+
+    def __str__(self):
+        return f"{self.account_id} {self.asset_id}: {self.available}+{self.frozen}"
+
+
+class JournalBlock(models.Model):
+    """A block of sealed journal entries (ledger.seal): the Merkle root of their hashes, chained to the
+    previous block by hash. `number` is the previous block's plus one, unique: one chain, never forked."""
+
+    number = models.PositiveBigIntegerField(unique=True)
+    previous_hash = models.CharField(max_length=64)
+    merkle_root = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64, unique=True)
+    entry_count = models.PositiveIntegerField()
+    # The highest entry id visible when the block was made: once the block is older than
+    # JOURNAL_COMMIT_GRACE_SECONDS, every entry up to it is sealed (the sealer's low-water mark).
+    max_entry_seen = models.PositiveBigIntegerField()
+    sealed_at = models.DateTimeField()
+
+    class Meta:
+        db_table = "ledger_journal_blocks"
+        constraints = [models.CheckConstraint(condition=Q(entry_count__gt=0), name="block_has_entries")]
+
+    def __str__(self):
+        return f"block {self.number} {self.hash[:12]}…"
+
+
+class JournalSeal(models.Model):
+    """One entry's place in one block, and its hash when sealed. The entry id is the key: an entry is in
+    one block at most. No foreign key: the seal must outlive a deleted entry, to name it."""
+
+    entry_id = models.PositiveBigIntegerField(primary_key=True)
+    block = models.ForeignKey(
+        JournalBlock, to_field="number", db_column="block_number", on_delete=models.PROTECT, related_name="seals"
+    )
+    position = models.PositiveIntegerField()
+    entry_hash = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "ledger_journal_seals"
+        constraints = [
+            models.UniqueConstraint(fields=["block", "position"], name="seal_unique_block_position"),
+        ]
+
+    def __str__(self):
+        return f"entry {self.entry_id} in block {self.block_id}"

@@ -13,8 +13,8 @@ from operations.webhooks import deliveries_retry_now, webhook_secret_new
 
 @admin.register(ReconciliationRun)
 class ReconciliationRunAdmin(ReadOnlyModelAdmin):
-    list_display = ("started_at", "finished_at", "status", "discrepancy_count")
-    list_filter = ("status",)
+    list_display = ("started_at", "finished_at", "kind", "status", "discrepancy_count")
+    list_filter = ("kind", "status")
 
     def get_urls(self):
         dashboard = path(

@@ -7,8 +7,11 @@ web workers, Celery workers and management commands alike.
 import logging
 
 from django.db.models import Count
+from django.utils import timezone
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 
+from ledger.checkpoints import legs_since_checkpoint
+from ledger.seal import block_latest
 from market.selectors import trade_totals_by_price_asset
 from operations.models import Alert, ReconciliationRun, RunStatus
 from redemption.selectors import attempt_counts_by_outcome
@@ -31,6 +34,8 @@ class DomainCollector:
         yield GaugeMetricFamily("backpack_reconciliation_discrepancies", "")
         yield GaugeMetricFamily("backpack_reconciliation_last_pass_timestamp_seconds", "")
         yield CounterMetricFamily("backpack_redemption_attempts", "", labels=["outcome"])
+        yield GaugeMetricFamily("backpack_journal_legs_since_checkpoint", "")
+        yield GaugeMetricFamily("backpack_journal_seconds_since_last_block", "")
         for name in TRADE_COUNTERS:
             yield CounterMetricFamily(name, "", labels=["price_asset"])
 
@@ -38,6 +43,7 @@ class DomainCollector:
         try:
             yield from self._alerts()
             yield from self._reconciliation()
+            yield from self._journal()
             yield from self._redemption()
             yield from self._market()
         except Exception:  # a scrape must never fail because one query did
@@ -67,6 +73,20 @@ class DomainCollector:
         )
         passed.add_metric([], last_pass.timestamp() if last_pass else 0)
         yield passed
+
+    def _journal(self):
+        legs = GaugeMetricFamily(
+            "backpack_journal_legs_since_checkpoint", "Journal legs the next incremental reconciliation reads."
+        )
+        legs.add_metric([], legs_since_checkpoint())
+        yield legs
+        since = GaugeMetricFamily(
+            "backpack_journal_seconds_since_last_block", "Seconds since the journal's newest block was sealed."
+        )
+        head = block_latest()
+        if head is not None:  # no sample before the first block
+            since.add_metric([], (timezone.now() - head.sealed_at).total_seconds())
+        yield since
 
     def _redemption(self):
         attempts = CounterMetricFamily(

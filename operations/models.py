@@ -32,7 +32,18 @@ class RunStatus(models.TextChoices):
     ERROR = "error", "Could not finish"
 
 
+class RunKind(models.TextChoices):
+    FULL = "full", "Full"
+    INCREMENTAL = "incremental", "Incremental"
+
+
 class ReconciliationRun(models.Model):
+    kind = models.CharField(
+        max_length=12,
+        choices=RunKind.choices,
+        default=RunKind.FULL,
+        help_text="Full: every leg and block. Incremental: what changed since the last checkpoint.",
+    )
     started_at = models.DateTimeField(auto_now_add=True)
     finished_at = models.DateTimeField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=RunStatus.choices, default=RunStatus.RUNNING)

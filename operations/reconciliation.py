@@ -1,4 +1,9 @@
-"""The nightly proof that the books balance, stored as a run and alerted on any discrepancy."""
+"""The proof that the books balance, stored as a run and alerted on any discrepancy.
+
+Incremental (the nightly task): what changed since the last checkpoint (ledger.checkpoints). Full (the weekly
+task, `reconcile_ledger --full`, and any run without a checkpoint): every leg, the checkpoint and the seal.
+A run that finds nothing writes the next checkpoint.
+"""
 
 import traceback
 
@@ -9,14 +14,14 @@ from django.utils import timezone
 from core.models import EventType
 from core.services import event_record
 from items.reconciliation import item_lock_has_live_holder
-from ledger.reconciliation import LEDGER_CHECKS
+from ledger.checkpoints import LedgerProof
 from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
 from operations.alerts import alert_fire
-from operations.models import ReconciliationRun, RunStatus
+from operations.models import ReconciliationRun, RunKind, RunStatus
 from redemption.reconciliation import redemption_locks_match_orders
 
-CHECKS = (
-    *LEDGER_CHECKS,
+# Bounded by what is open today (locked items, pending orders, listings on sale): in every run.
+LIVE_CHECKS = (
     item_lock_has_live_holder,
     redemption_locks_match_orders,
     market_locks_match_listings,
@@ -24,16 +29,19 @@ CHECKS = (
 )
 
 
-def reconciliation_run() -> ReconciliationRun:
-    """Run every check, store the run (discrepancies capped, counted exactly), alert if any."""
-    run = ReconciliationRun.objects.create()
+def reconciliation_run(*, full: bool = False) -> ReconciliationRun:
+    """Run the checks, store the run (discrepancies capped, counted exactly), alert if any; checkpoint if none."""
+    proof = LedgerProof(full=full)
+    run = ReconciliationRun.objects.create(kind=RunKind(proof.kind))
     found, per_check = [], {}
     try:
-        for check in CHECKS:
+        for check in (*proof.checks(), *LIVE_CHECKS):
             problems = check()
             per_check[check.__name__] = len(problems)
             found += problems
         status, error = (RunStatus.FAILED if found else RunStatus.PASSED), ""
+        if not found:
+            proof.checkpoint()
     except Exception:  # a check that cannot run is itself an alarm
         status, error = RunStatus.ERROR, traceback.format_exc()
     with transaction.atomic():

@@ -5,13 +5,15 @@ from datetime import datetime, timedelta
 from django.utils import timezone
 
 from core.timeseries import days_ending, local_day, local_midnight
+from ledger.checkpoints import checkpoint_latest
+from ledger.seal import block_latest
 from market.price_selectors import trade_totals_by_day
 from market.selectors import trade_totals_by_price_asset
 from operations.charts import CHART_DAYS, dashboard_charts
 from operations.models import ReconciliationRun, RunStatus
 from redemption.selectors import attempt_stats, attempt_stats_by_day
 
-RUN_COLUMNS = ("id", "status", "started_at", "finished_at", "discrepancy_count")
+RUN_COLUMNS = ("id", "kind", "status", "started_at", "finished_at", "discrepancy_count")
 REDEMPTION_WINDOWS = (("Last hour", timedelta(hours=1)), ("Last 24 hours", timedelta(hours=24)))
 TRADE_WINDOW = timedelta(hours=24)
 MAX_CHARTED_RUNS = 1000
@@ -50,6 +52,8 @@ def operations_dashboard(*, now: datetime | None = None) -> dict:
         )
     return {
         "latest_run": runs[0] if runs else None,
+        "checkpoint": checkpoint_latest(),
+        "journal_head": block_latest(),
         "runs": runs,
         "redemption": redemption,
         "trades": trade_totals_by_price_asset(since=now - TRADE_WINDOW),

@@ -15,7 +15,14 @@ DELIVERY_RUN_SECONDS = 50
 
 @shared_task
 def reconcile_ledger() -> str:
+    """The nightly run: what changed since the last checkpoint."""
     return reconciliation_run().status
+
+
+@shared_task
+def reconcile_ledger_full() -> str:
+    """The weekly run: every leg, the last checkpoint and the whole seal."""
+    return reconciliation_run(full=True).status
 
 
 @shared_task

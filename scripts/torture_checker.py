@@ -3,7 +3,8 @@
 Jepsen's bank test in spirit: every acknowledged operation exists exactly once, nothing exists that no
 client asked for, every retry ended with the original answer, each client's books equal the server's,
 and the ledger's own invariants hold in SQL (written here again, independently of the code under test)
-and in `manage.py reconcile_ledger`.
+and in `manage.py reconcile_ledger`; and every committed journal entry seals into the hash chain, which
+`manage.py journal_verify` then finds intact.
 """
 
 import hashlib
@@ -55,6 +56,7 @@ class Checker:
         self.check_books_against_server()
         self.check_sql_invariants()
         self.check_reconcile_ledger()
+        self.check_journal_seal()
         return self.violations
 
     def query(self, sql: str, params=()) -> list[tuple]:
@@ -645,6 +647,14 @@ class Checker:
             self.violation("reconcile_ledger", output=(done.stdout + done.stderr)[-1500:])
         else:
             self.passed["reconcile_ledger"] += 1
+
+    def check_journal_seal(self) -> None:
+        for command in ("seal_journal", "journal_verify"):
+            done = self.manage(command)
+            if done.returncode:
+                self.violation(command, output=(done.stdout + done.stderr)[-1500:])
+                return
+        self.passed["journal_verify"] += 1
 
 
 def answer_id(body) -> object:

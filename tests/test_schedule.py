@@ -24,3 +24,14 @@ def test_sync_is_idempotent_and_disables_what_is_no_longer_declared():
     assert declared.count() == len(PERIODIC_TASKS)
     assert all(task.enabled and task.crontab for task in declared)
     assert not PeriodicTask.objects.get(name="retired job").enabled
+
+
+@pytest.mark.django_db
+def test_the_full_reconciliation_is_weekly_and_the_nightly_one_incremental():
+    call_command("sync_periodic_tasks")
+
+    full = PeriodicTask.objects.get(task="operations.tasks.reconcile_ledger_full").crontab
+    nightly = PeriodicTask.objects.get(task="operations.tasks.reconcile_ledger").crontab
+    assert (full.minute, full.hour, full.day_of_week) == ("0", "4", "0")
+    assert (nightly.hour, nightly.day_of_week) == ("2", "*")
+    assert PeriodicTask.objects.get(task="ledger.tasks.seal_journal").crontab.minute == "*"

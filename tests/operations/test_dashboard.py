@@ -7,6 +7,8 @@ from django.core.management import call_command
 from django.db import connection
 from django.utils import timezone
 
+from ledger.models import JournalBlock, JournalCheckpoint
+from ledger.seal import journal_seal
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
 from operations.models import ReconciliationRun, RunStatus
@@ -146,5 +148,20 @@ def test_dashboard_queries_do_not_grow_with_the_data(admin_client, django_assert
     plant_attempts(AttemptOutcome.OK, 20, age=timedelta(days=3))
     ReconciliationRun.objects.bulk_create(ReconciliationRun(status=RunStatus.PASSED) for _ in range(40))
 
-    with django_assert_max_num_queries(12):
+    with django_assert_max_num_queries(14):
         admin_client.get(DASHBOARD)
+
+
+def test_dashboard_shows_the_last_checkpoint_and_the_last_block_with_its_hash(admin_client, user, settings):
+    settings.JOURNAL_COMMIT_GRACE_SECONDS = 0
+    grant(user, "DIAMOND", 5)
+    journal_seal()
+    call_command("reconcile_ledger")
+
+    response = admin_client.get(DASHBOARD)
+
+    head, checkpoint = JournalBlock.objects.get(), JournalCheckpoint.objects.get()
+    assert (response.context["journal_head"], response.context["checkpoint"]) == (head, checkpoint)
+    html = response.content.decode()
+    assert f'<code id="journal-head">{head.hash}</code>' in html
+    assert f"through leg {checkpoint.through_leg_id}" in html

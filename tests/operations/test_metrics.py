@@ -1,6 +1,7 @@
 import pytest
 from django.core.management import call_command
 
+from ledger.seal import journal_seal
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
 from operations.alerts import alert_fire
@@ -75,3 +76,17 @@ def test_without_a_token_configured_metrics_are_off(client, settings):
     settings.METRICS_TOKEN = ""
 
     assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
+
+
+def test_metrics_expose_legs_since_the_checkpoint_and_the_age_of_the_last_block(client, user, settings):
+    settings.JOURNAL_COMMIT_GRACE_SECONDS = 0
+    grant(user, "DIAMOND", 5)
+    assert "backpack_journal_seconds_since_last_block" not in metric_lines(client)  # nothing sealed yet
+    call_command("reconcile_ledger")
+    journal_seal()
+    grant(user, "DIAMOND", 1)
+
+    metrics = metric_lines(client)
+
+    assert metrics["backpack_journal_legs_since_checkpoint"] == 2
+    assert 0 <= metrics["backpack_journal_seconds_since_last_block"] < 60

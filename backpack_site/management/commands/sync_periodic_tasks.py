@@ -13,7 +13,7 @@ class Command(BaseCommand):
             crontab, _ = CrontabSchedule.objects.get_or_create(
                 minute=periodic.minute,
                 hour=periodic.hour,
-                day_of_week="*",
+                day_of_week=periodic.day_of_week,
                 day_of_month="*",
                 month_of_year="*",
                 timezone=settings.TIME_ZONE,
@@ -22,7 +22,8 @@ class Command(BaseCommand):
                 name=periodic.name, defaults={"task": periodic.task, "crontab": crontab, "enabled": True}
             )
             self.stdout.write(
-                f"{'created' if created else 'updated'}: {periodic.name} ({periodic.minute} {periodic.hour} * * *)"
+                f"{'created' if created else 'updated'}: {periodic.name}"
+                f" ({periodic.minute} {periodic.hour} * * {periodic.day_of_week})"
             )
         declared = {periodic.name for periodic in PERIODIC_TASKS}
         stale = PeriodicTask.objects.exclude(name__in=declared).exclude(name__startswith="celery.")
