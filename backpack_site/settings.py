@@ -273,6 +273,9 @@ CACHES = {
 # MariaDB refuses JSON nested 32 deep, so a body's `meta` must stay well under it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
 API_MAX_JSON_DEPTH = int(os.environ.get("API_MAX_JSON_DEPTH", "16"))
+# The longest path and query string under /api/; past it, 414 in the envelope. gunicorn.conf.py lets request
+# lines of up to 8190 bytes through to Django, so that this limit, not gunicorn's HTML page, answers.
+API_MAX_URL_BYTES = int(os.environ.get("API_MAX_URL_BYTES", "4096"))
 # How long a creating POST's Idempotency-Key is remembered with its response (at least 24 h, SPEC §8).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
 # Proxies whose X-Forwarded-For is believed (IPs or CIDR ranges, comma-separated). The client's IP is the

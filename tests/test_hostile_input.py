@@ -150,6 +150,20 @@ def test_a_body_over_the_limit_is_a_413_in_the_envelope(customer):
     assert error_of(response, 413)["code"] == "payload_too_large"
 
 
+def test_a_url_over_the_limit_is_a_414_in_the_envelope_even_unauthenticated():
+    response = as_server().get("/api/v4/market/prices/red_shard", {"pad": "x" * 4096})
+
+    assert error_of(response, 414)["code"] == "uri_too_long"
+
+
+def test_a_url_up_to_the_limit_gets_through(customer):
+    path = "/api/v4/assets?pad="
+
+    response = customer.get(path + "x" * (4096 - len(path)))
+
+    assert response.status_code == 200
+
+
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=100)
 def test_the_parser_stops_reading_past_the_limit_when_no_length_was_declared():
     stream = io.BytesIO(json.dumps({"pad": "x" * 200}).encode())
