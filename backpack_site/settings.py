@@ -1,5 +1,6 @@
 """Settings, read from the environment; every variable is listed in the README."""
 
+import ipaddress
 import json
 import os
 from datetime import timedelta
@@ -236,6 +237,12 @@ WEBHOOK_BACKOFF_BASE_SECONDS = int(os.environ.get("WEBHOOK_BACKOFF_BASE_SECONDS"
 WEBHOOK_BACKOFF_MAX_SECONDS = int(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "30"))
 WEBHOOK_ALERT_AFTER_FAILURES = int(os.environ.get("WEBHOOK_ALERT_AFTER_FAILURES", "10"))
+# Endpoints must be public addresses: a URL pointing at loopback, private, link-local (cloud metadata) or
+# other non-public addresses is refused when saved and when sent, unless its address is in one of these
+# networks (comma-separated IPs or CIDR ranges: an on-premise receiver, e.g. 10.20.0.0/16). Checked at start.
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = [
+    str(ipaddress.ip_network(network, strict=False)) for network in env_list("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
+]
 
 # Redemption
 REDEMPTION_CODE_SECRET = os.environ.get("REDEMPTION_CODE_SECRET")
