@@ -1,5 +1,6 @@
 """Settings, read from the environment; every variable is listed in the README."""
 
+import ipaddress
 import json
 import os
 from datetime import timedelta
@@ -239,6 +240,12 @@ WEBHOOK_BACKOFF_BASE_SECONDS = int(os.environ.get("WEBHOOK_BACKOFF_BASE_SECONDS"
 WEBHOOK_BACKOFF_MAX_SECONDS = int(os.environ.get("WEBHOOK_BACKOFF_MAX_SECONDS", "3600"))
 WEBHOOK_MAX_ATTEMPTS = int(os.environ.get("WEBHOOK_MAX_ATTEMPTS", "30"))
 WEBHOOK_ALERT_AFTER_FAILURES = int(os.environ.get("WEBHOOK_ALERT_AFTER_FAILURES", "10"))
+# Endpoints must be public addresses: a URL pointing at loopback, private, link-local (cloud metadata) or
+# other non-public addresses is refused when saved and when sent, unless its address is in one of these
+# networks (comma-separated IPs or CIDR ranges: an on-premise receiver, e.g. 10.20.0.0/16). Checked at start.
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = [
+    str(ipaddress.ip_network(network, strict=False)) for network in env_list("WEBHOOK_ALLOWED_PRIVATE_NETWORKS")
+]
 
 # Redemption
 REDEMPTION_CODE_SECRET = os.environ.get("REDEMPTION_CODE_SECRET")
@@ -276,6 +283,9 @@ CACHES = {
 # MariaDB refuses JSON nested 32 deep, so a body's `meta` must stay well under it).
 DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("API_MAX_BODY_BYTES", str(256 * 1024)))
 API_MAX_JSON_DEPTH = int(os.environ.get("API_MAX_JSON_DEPTH", "16"))
+# The longest path and query string under /api/; past it, 414 in the envelope. gunicorn.conf.py lets request
+# lines of up to 8190 bytes through to Django, so that this limit, not gunicorn's HTML page, answers.
+API_MAX_URL_BYTES = int(os.environ.get("API_MAX_URL_BYTES", "4096"))
 # How long a creating POST's Idempotency-Key is remembered with its response (at least 24 h, SPEC §8).
 IDEMPOTENCY_KEY_TTL = timedelta(hours=max(24, int(os.environ.get("IDEMPOTENCY_KEY_TTL_HOURS", "24"))))
 # Proxies whose X-Forwarded-For is believed (IPs or CIDR ranges, comma-separated). The client's IP is the

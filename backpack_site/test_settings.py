@@ -9,3 +9,6 @@ import os
 os.environ.setdefault("DEBUG", "1")
 
 from backpack_site.settings import *  # noqa: F403
+
+# The tests' webhook receivers listen on this machine.
+WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.0/8", "::1/128"]

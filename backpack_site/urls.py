@@ -31,8 +31,8 @@ def metrics(request):
     The domain numbers are aggregate queries: nobody else may make the server run them.
     """
     token = settings.METRICS_TOKEN
-    sent = request.headers.get("Authorization", "").removeprefix("Bearer ")
-    if not token or not hmac.compare_digest(sent.encode(), token.encode()):
+    scheme, _, sent = request.headers.get("Authorization", "").partition(" ")
+    if not token or scheme != "Bearer" or not hmac.compare_digest(sent.encode(), token.encode()):
         raise Http404
     return ExportToDjangoView(request)
 

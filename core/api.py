@@ -165,6 +165,17 @@ class MetaField(serializers.DictField):
         return value
 
 
+class DateTimeInputField(serializers.DateTimeField):
+    """A time a client sends. A naive one is read in TIME_ZONE, so it can fall outside the years datetime
+    has in UTC (`0001-01-01` at +08:00): that is bad input, as DRF already says for an aware one."""
+
+    def enforce_timezone(self, value):
+        try:
+            return super().enforce_timezone(value)
+        except OverflowError:
+            self.fail("overflow")
+
+
 class AmountField(StrictIntegerField):
     def __init__(self, **kwargs):
         kwargs.setdefault("min_value", 1)

@@ -260,3 +260,41 @@ def exact_comparison(table: str, column: str, column_type: str) -> migrations.Ru
             schema_editor.execute(f"ALTER TABLE {quote(table)} MODIFY {quote(column)} {column_type} NOT NULL")
 
     return migrations.RunPython(forward, backward, atomic=False)  # DDL: MariaDB cannot roll it back anyway
+
+
+def comparison_key(*, model: type[models.Model], field: str, value: str) -> str:
+    """A key that two values share exactly when the database finds them equal in `model.field`'s column.
+
+    Python cannot say what a collation finds equal: utf8mb4_general_ci ignores case and accents
+    (`víctim` = `victim`), utf8mb4_unicode_ci widths too (fullwidth `victim` = `victim`), and a PAD SPACE
+    collation trailing spaces and whatever weighs like one (a no-break space in unicode_ci). So on
+    MariaDB/MySQL the key is the column's own collation weights of the value, without the weights a PAD
+    SPACE comparison pads with; one query, which reads no table. SQLite compares text byte for byte
+    (BINARY): the key is the value.
+    """
+    if connection.vendor != "mysql":
+        return value
+    column = model._meta.get_field(field).column
+    charset, collation = _column_collation(connection.settings_dict["NAME"], model._meta.db_table, column)
+    text = f"CONVERT(%s USING {charset}) COLLATE {collation}"
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT WEIGHT_STRING({text}), WEIGHT_STRING({text}), {text} = {text}", [value, " ", "a", "a "])
+        weight, space, pads = cursor.fetchone()
+    if pads:
+        while weight.endswith(space):
+            weight = weight[: -len(space)]
+    return weight.hex()
+
+
+@functools.cache
+def _column_collation(database: str, table: str, column: str) -> tuple[str, str]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT CHARACTER_SET_NAME, COLLATION_NAME FROM information_schema.COLUMNS"
+            " WHERE TABLE_SCHEMA = %s AND TABLE_NAME = %s AND COLUMN_NAME = %s",
+            [database, table, column],
+        )
+        charset, collation = cursor.fetchone()
+    if not (charset.isidentifier() and collation.isidentifier()):  # they go into SQL text as names
+        raise ValueError(f"unexpected collation {charset} {collation} of {table}.{column}")
+    return charset, collation

@@ -1,7 +1,7 @@
 """Every response under /api/ is JSON (SPEC §8), including the ones no API view writes.
 
 DRF renders the errors of its own views in the envelope (core/api.py). Everything else under /api/ comes
-from Django: a path no route matches (404), a body over the size limit, a view that crashed. This
+from Django: a path no route matches (404), a URL or a body over its size limit, a view that crashed. This
 middleware answers those in the same envelope, never with an HTML page, and never with the error's text.
 """
 
@@ -20,6 +20,7 @@ CODES = {
     404: ("not_found", "Nothing is at this address."),
     405: ("method_not_allowed", "This method is not allowed here."),
     413: ("payload_too_large", "The request body is too large."),
+    414: ("uri_too_long", "The URL is too long."),
     500: ("internal_error", "The server could not complete the request."),
 }
 
@@ -44,6 +45,8 @@ class ApiJsonMiddleware:
     def __call__(self, request):
         if not request.path.startswith(API_PREFIX):
             return self.get_response(request)
+        if len(request.get_full_path()) > settings.API_MAX_URL_BYTES:
+            return envelope(414, message=f"The path and query are over {settings.API_MAX_URL_BYTES} bytes.")
         limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE
         if declared_length(request) > limit:  # refused before a byte of it is read
             return envelope(413, message=f"The request body is over {limit} bytes.")

@@ -6,6 +6,7 @@ from django.db import models
 from django.db.models import Q
 
 from core.models import EventType
+from operations.outbound import url_problem
 
 
 class Alert(models.Model):
@@ -90,9 +91,14 @@ class WebhookEndpoint(models.Model):
         return self.url
 
     def clean(self):
+        problems = {}
         known = set(EventType.values) | {"*"}
         if not isinstance(self.event_types, list) or not set(self.event_types) <= known:
-            raise ValidationError({"event_types": f"A list of event types among {sorted(known)}."})
+            problems["event_types"] = f"A list of event types among {sorted(known)}."
+        if self.url and (problem := url_problem(self.url)):
+            problems["url"] = problem
+        if problems:
+            raise ValidationError(problems)
 
     def wants(self, event_type: str) -> bool:
         return "*" in self.event_types or event_type in self.event_types

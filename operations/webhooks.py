@@ -10,9 +10,10 @@ deliver_webhooks`. Each step is its own short transaction, and the HTTP request 
    `next_attempt_at` past the batch's worst case (no row locks): another worker's UPDATE finds them not
    due. A worker killed mid-delivery leaves them to fall due again when the lease runs out, so they are
    sent again, not lost: delivery is at least once, and receivers dedupe by the event id;
-3. send: a signed JSON POST with a timeout, several of a batch at once; any 2xx is a success, everything
-   else (redirects too) a failure;
-4. record, one transaction per batch: the attempts, then each delivery delivered, or due again after an exponential backoff capped at
+3. send: a signed JSON POST with one deadline for the whole request (operations/outbound.py, which also
+   refuses addresses that are not public), several at once but at most two to one endpoint; any 2xx is a
+   success, everything else (redirects too) a failure;
+4. record, one transaction per set of POSTs that ended together: the attempts, then each delivery delivered, or due again after an exponential backoff capped at
    WEBHOOK_BACKOFF_MAX_SECONDS, or given up after WEBHOOK_MAX_ATTEMPTS. An endpoint that fails
    WEBHOOK_ALERT_AFTER_FAILURES times in a row alerts once, until it succeeds again. Writes never wait on it.
 """
@@ -21,10 +22,9 @@ import json
 import logging
 import secrets
 import time
-import urllib.error
-import urllib.request
 import uuid
-from concurrent.futures import ThreadPoolExecutor
+from collections import Counter, defaultdict, deque
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -38,6 +38,7 @@ from core.authority import require_permission
 from core.db import in_batches
 from core.selectors import events_unpublished
 from core.services import events_mark_published
+from operations import outbound
 from operations.alerts import alert_fire
 from operations.models import DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from operations.signatures import HEADER, signature_header
@@ -47,6 +48,7 @@ logger = logging.getLogger(__name__)
 FAN_OUT_BATCH = 500
 CLAIM_BATCH = 20
 SEND_THREADS = 8
+PER_ENDPOINT_IN_FLIGHT = 2
 LEASE_MARGIN_SECONDS = 30
 USER_AGENT = "Backpack-Webhooks/1"
 
@@ -65,17 +67,55 @@ def webhook_secret_new() -> str:
 
 
 def webhooks_deliver(*, now: datetime | None = None, max_seconds: float | None = None) -> DeliveryRun:
-    """Fan out the new events, then send every due delivery, a claimed batch at a time, until none is due
-    (or `max_seconds` have passed). `now` fixes the clock, for tests; by default it is read at each step."""
+    """Fan out the new events, then send every due delivery until none is due (or `max_seconds` have
+    passed: POSTs in flight then finish within WEBHOOK_TIMEOUT, and what was claimed but not sent is released,
+    due at once). `now` fixes the clock, for tests; by default it is read at each step.
+
+    One slow endpoint cannot hold up the others: the POSTs run on SEND_THREADS threads, at most
+    PER_ENDPOINT_IN_FLIGHT of them to one endpoint, and each is recorded as soon as it ends, so the other
+    endpoints' deliveries go on through the free threads (a batch that waited for its slowest POST held them
+    all). An endpoint that gives no answer (unreachable, timed out) is left alone for the rest of the run:
+    its other deliveries are released, so a dead one costs one deadline per run, not one per delivery.
+    """
     run = DeliveryRun(published=events_fan_out(now=now))
-    started = time.monotonic()
-    while max_seconds is None or time.monotonic() - started < max_seconds:
-        claimed = deliveries_claim(now=now or timezone.now(), limit=CLAIM_BATCH)
-        if not claimed:
-            break
-        delivered = deliveries_send(claimed, now=now)
-        run.delivered += delivered
-        run.failed += len(claimed) - delivered
+    stop_at = None if max_seconds is None else time.monotonic() + max_seconds
+    waiting: dict[int, deque[WebhookDelivery]] = defaultdict(deque)  # claimed, not sent yet, per endpoint
+    sending: dict[Future, WebhookDelivery] = {}
+    silent: set[int] = set()  # endpoints that gave no answer in this run
+    more_due = True
+    with ThreadPoolExecutor(max_workers=SEND_THREADS) as pool:
+        while True:
+            in_time = stop_at is None or time.monotonic() < stop_at
+            busy = {endpoint_id for endpoint_id, queue in waiting.items() if queue}
+            while in_time and more_due and len(busy) < SEND_THREADS:  # work for every thread, if there is any
+                claimed = deliveries_claim(now=now or timezone.now(), limit=CLAIM_BATCH, exclude=busy | silent)
+                more_due = bool(claimed)
+                for delivery in claimed:
+                    waiting[delivery.endpoint_id].append(delivery)
+                    busy.add(delivery.endpoint_id)
+            if in_time:
+                in_flight = Counter(delivery.endpoint_id for delivery in sending.values())
+                for endpoint_id, queue in waiting.items():
+                    while queue and in_flight[endpoint_id] < PER_ENDPOINT_IN_FLIGHT:
+                        delivery = queue.popleft()
+                        sending[pool.submit(_send, delivery, now)] = delivery
+                        in_flight[endpoint_id] += 1
+            if not sending:
+                break
+            done, _ = wait(sending, return_when=FIRST_COMPLETED)
+            outcomes = [future.result() for future in done]
+            for future in done:
+                del sending[future]
+            _outcomes_handle(outcomes)
+            run.delivered += sum(outcome.ok for outcome in outcomes)
+            run.failed += sum(not outcome.ok for outcome in outcomes)
+            for outcome in outcomes:
+                if outcome.status_code is None:
+                    silent.add(outcome.delivery.endpoint_id)
+                    deliveries_release(waiting.pop(outcome.delivery.endpoint_id, ()), now=now)
+                elif not waiting[outcome.delivery.endpoint_id]:
+                    more_due = True  # its next deliveries may be due: they were not claimed while it was busy
+    deliveries_release([delivery for queue in waiting.values() for delivery in queue], now=now)
     return run
 
 
@@ -103,13 +143,15 @@ def _fan_out_batch(batch_size: int, now: datetime) -> int:
     return len(events)
 
 
-def deliveries_claim(*, now: datetime, limit: int) -> list[WebhookDelivery]:
-    """Take up to `limit` due deliveries of active endpoints for this worker, with their event and endpoint.
+def deliveries_claim(*, now: datetime, limit: int, exclude: set[int] = frozenset()) -> list[WebhookDelivery]:
+    """Take up to `limit` due deliveries of active endpoints (but those in `exclude`) for this worker, with
+    their event and endpoint.
 
-    The lease lasts the batch's worst case (every POST timing out) and a margin.
+    The lease lasts the batch's worst case (every POST, one after the other, timing out) and a margin.
     """
     due = WebhookDelivery.objects.filter(status=DeliveryStatus.PENDING, next_attempt_at__lte=now)
-    ids = list(due.filter(endpoint__active=True).order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
+    wanted = due.filter(endpoint__active=True).exclude(endpoint_id__in=exclude)
+    ids = list(wanted.order_by("next_attempt_at", "id").values_list("pk", flat=True)[:limit])
     if not ids:
         return []
     token = uuid.uuid4().hex
@@ -135,19 +177,25 @@ class Outcome:
         return self.status_code is not None and 200 <= self.status_code < 300
 
 
-def deliveries_send(claimed: list[WebhookDelivery], *, now: datetime | None = None) -> int:
-    """POST a claimed batch, up to SEND_THREADS at once (a slow endpoint delays only its own), then record
-    every attempt in one transaction and alert for the endpoints that just crossed the threshold.
-    Returns how many were delivered."""
-    with ThreadPoolExecutor(max_workers=min(SEND_THREADS, len(claimed))) as pool:
-        outcomes = list(pool.map(lambda delivery: _send(delivery, now), claimed))
+def deliveries_release(deliveries, *, now: datetime | None = None) -> None:
+    """Give back claimed deliveries that were not sent: due at once, for the next run."""
+    deliveries = list(deliveries)
+    if deliveries:
+        now = now or timezone.now()
+        WebhookDelivery.objects.filter(
+            pk__in=[delivery.pk for delivery in deliveries],
+            lease_token__in={delivery.lease_token for delivery in deliveries},  # not if another worker took it
+        ).update(lease_token=None, next_attempt_at=now, updated_at=now)
+
+
+def _outcomes_handle(outcomes: list[Outcome]) -> None:
+    """Record the attempts, then alert for the endpoints that just crossed the threshold."""
     for endpoint, error in _outcomes_record(outcomes):
         alert_fire(
             source="webhook_endpoint",
             message=f"Webhook endpoint {endpoint.url} failed {settings.WEBHOOK_ALERT_AFTER_FAILURES} deliveries in a row.",
             details={"endpoint_id": endpoint.pk, "url": endpoint.url, "last_error": error},
         )
-    return sum(outcome.ok for outcome in outcomes)
 
 
 def _send(delivery: WebhookDelivery, now: datetime | None) -> Outcome:
@@ -166,33 +214,15 @@ def delivery_body(event) -> bytes:
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-class _NoRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect is a failure: the signed body goes to the configured URL or nowhere."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):
-        return None
-
-
-_opener = urllib.request.build_opener(_NoRedirects)
-
-
 def _post(endpoint: WebhookEndpoint, body: bytes) -> tuple[int | None, str]:
-    """(HTTP status, error text): the status is None when no response came (refused, timed out, …)."""
+    """(HTTP status, error text): the status is None when no answer came (unreachable, timed out, refused
+    address). A redirect is a failure like any other status: the signed body goes to the configured URL or nowhere."""
     headers = {
         "Content-Type": "application/json",
         "User-Agent": USER_AGENT,
         HEADER: signature_header(secret=endpoint.secret, body=body, timestamp=int(time.time())),
     }
-    request = urllib.request.Request(endpoint.url, data=body, headers=headers, method="POST")
-    try:
-        with _opener.open(request, timeout=settings.WEBHOOK_TIMEOUT) as response:
-            response.read(65536)
-            return response.status, ""
-    except urllib.error.HTTPError as answer:
-        answer.close()
-        return answer.code, ""
-    except Exception as failure:  # refused, reset, timed out, bad URL: all mean "try again later"
-        return None, f"{type(failure).__name__}: {failure}"[:200]
+    return outbound.post(endpoint.url, body=body, headers=headers, timeout=settings.WEBHOOK_TIMEOUT)
 
 
 def backoff(attempts: int) -> timedelta:

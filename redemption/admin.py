@@ -5,6 +5,7 @@ from django.urls import path
 from django.utils import timezone
 
 from core.admin_tools import ReadOnlyModelAdmin
+from core.client_ip import client_ip
 from core.errors import BackpackError
 from core.money import face_value_shown, money
 from core.timeseries import local_midnight
@@ -118,7 +119,7 @@ class CodeVerificationAdmin(admin.ModelAdmin):
         if request.method == "POST" and code:
             action = services.order_fulfil if request.POST.get("action") == "confirm" else services.order_lookup
             try:
-                verification = action(code=code, staff_user_id=request.user.pk, ip=request.META.get("REMOTE_ADDR"))
+                verification = action(code=code, staff_user_id=request.user.pk, ip=client_ip(request))
             except BackpackError as refusal:
                 messages.error(request, f"Refused: {refusal.message}")
             else:

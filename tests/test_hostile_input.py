@@ -150,6 +150,20 @@ def test_a_body_over_the_limit_is_a_413_in_the_envelope(customer):
     assert error_of(response, 413)["code"] == "payload_too_large"
 
 
+def test_a_url_over_the_limit_is_a_414_in_the_envelope_even_unauthenticated():
+    response = as_server().get("/api/v4/market/prices/red_shard", {"pad": "x" * 4096})
+
+    assert error_of(response, 414)["code"] == "uri_too_long"
+
+
+def test_a_url_up_to_the_limit_gets_through(customer):
+    path = "/api/v4/assets?pad="
+
+    response = customer.get(path + "x" * (4096 - len(path)))
+
+    assert response.status_code == 200
+
+
 @override_settings(DATA_UPLOAD_MAX_MEMORY_SIZE=100)
 def test_the_parser_stops_reading_past_the_limit_when_no_length_was_declared():
     stream = io.BytesIO(json.dumps({"pad": "x" * 200}).encode())
@@ -274,3 +288,13 @@ def test_a_price_asset_that_is_no_asset_code_is_a_400(customer, query):
 
 def test_the_book_of_an_unknown_asset_is_a_documented_404(customer):
     assert error_of(customer.get("/api/v4/market/book", {"asset_code": "NOPE"}), 404)["code"] == "asset_not_found"
+
+
+@pytest.mark.parametrize("expires_at", ["0001-01-01", "0001-01-01T00:00:00", "9999-12-31T23:59:59-08:00"])
+def test_an_item_expiry_that_has_no_utc_time_is_a_400(operator, user, expires_at):
+    body = {"user_id": user.pk, "item_type": "voucher", "name": "Prize", "business_id": "b1", "expires_at": expires_at}
+
+    response = operator.post("/api/v4/grants/items", body, format="json")
+
+    assert error_of(response, 400)["details"] == {"expires_at": ["Datetime value out of range."]}
+    assert not ItemInstance.objects.exists()

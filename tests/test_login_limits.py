@@ -1,6 +1,13 @@
-"""Password logins are limited per username and per client IP; refresh tokens work once (SPEC §8, issue 12)."""
+"""Password logins are limited per account, per spelling and per client IP; refresh tokens work once (SPEC §8,
+issues 12 and 20)."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
+from django.contrib.auth import get_user_model
 from django.core.cache import cache
 from django.test import override_settings
 from rest_framework.test import APIClient
@@ -10,6 +17,7 @@ from tests.factories import PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
+ROOT = Path(__file__).resolve().parent.parent
 TOKEN = "/api/v4/auth/token"
 REFRESH = "/api/v4/auth/token/refresh"
 
@@ -57,6 +65,98 @@ def test_one_ip_guessing_many_usernames_is_stopped():
 
     assert login(users[5].username, PASSWORD).status_code == 429
     assert login(users[5].username, PASSWORD, ip="203.0.113.8").status_code == 200
+
+
+# Every way to write `victim` a database might find equal to it: case, accents, widths, spaces.
+SPELLINGS = (
+    "victim",
+    "Victim",
+    "VICTIM",
+    "victim ",
+    " victim",
+    "vìctim",
+    "víctim",
+    "vïctim",
+    "VÍCTIM",
+    "ｖｉｃｔｉｍ",
+    "ＶＩＣＴＩＭ",
+    "victim\u00a0",
+)
+
+
+def after_the_limit(*, account_exists: bool, failing_with: tuple[str, ...] = ()) -> dict[str, tuple[int, bool]]:
+    """Ten wrong passwords for `victim`, spread over `failing_with` (by default the spellings that reach the
+    account), each from its own IP; then the right password under every spelling, from other IPs:
+    {spelling: (status, whether the database finds the account under it)}."""
+    cache.clear()
+    users = get_user_model().objects
+    users.filter(username="victim").delete()
+    if account_exists:
+        users.create_user(username="victim", password=PASSWORD)
+    reaching = [spelling for spelling in SPELLINGS if users.filter(username=spelling.strip()).exists()]
+    failing_with = failing_with or tuple(reaching)
+    for attempt in range(10):
+        login(failing_with[attempt % len(failing_with)], "wrong", ip=f"198.51.100.{attempt}")
+    return {
+        spelling: (login(spelling, PASSWORD, ip=f"203.0.113.{n}").status_code, spelling in reaching)
+        for n, spelling in enumerate(SPELLINGS)
+    }
+
+
+def rule_broken(statuses: dict[str, tuple[int, bool]]) -> list[str]:
+    """The spellings that break the rule: one that reaches the account and is not refused with a 429, or
+    one that does not and is neither the 401 of a wrong name nor a 429 (its spelling, case-folded, is limited)."""
+    return [
+        f"{spelling!r}: {status}"
+        for spelling, (status, reaches) in statuses.items()
+        if status not in ({429} if reaches else {401, 429})
+    ]
+
+
+def test_after_the_limit_every_spelling_that_reaches_the_account_is_a_429_on_mariadb():
+    statuses = after_the_limit(account_exists=True)
+
+    assert rule_broken(statuses) == []
+    # The suite's collation, like production's utf8mb4_general_ci, ignores accents: the issue's bypass.
+    assert all(statuses[spelling] == (429, True) for spelling in ("vìctim", "víctim", "vïctim", "VÍCTIM", "victim "))
+
+
+def test_a_name_nobody_has_is_limited_exactly_like_one_somebody_has():
+    accents = ("víctim", "vìctim", "vïctim", "VÍCTIM", "Victim")
+
+    for_nobody = after_the_limit(account_exists=False, failing_with=accents)
+    for_somebody = after_the_limit(account_exists=True, failing_with=accents)
+
+    assert [status for status, _ in for_nobody.values()] == [status for status, _ in for_somebody.values()]
+    assert for_somebody["victim"] == (429, True)
+
+
+SQLITE_RUN = """
+import django
+django.setup()
+from django.core.management import call_command
+from django.test.utils import setup_test_environment
+setup_test_environment()
+call_command("migrate", verbosity=0)
+from core import tokens
+tokens.clock = lambda: 1_000_000 * 900.0
+from tests.test_login_limits import after_the_limit, rule_broken
+statuses = after_the_limit(account_exists=True)
+print(rule_broken(statuses) or "as the rule says")
+print(statuses["víctim"], statuses["Victim"])
+"""
+
+
+def test_after_the_limit_every_spelling_that_reaches_the_account_is_a_429_on_sqlite(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
+    env.update(SQLITE_PATH=str(tmp_path / "db.sqlite3"), DEBUG="1", DJANGO_SETTINGS_MODULE="backpack_site.settings")
+    run = subprocess.run(
+        [sys.executable, "-c", SQLITE_RUN], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    # SQLite compares names byte for byte: an accent is another (missing) account; the spelling limit covers case.
+    assert run.stdout.strip().splitlines()[-2:] == ["as the rule says", "(401, False) (429, False)"], run.stdout
 
 
 def test_the_window_passing_lets_the_user_in_again(monkeypatch):

@@ -1,6 +1,6 @@
 from rest_framework import serializers
 
-from core.api import MetaField, QueryFilterSerializer, UserIdField
+from core.api import DateTimeInputField, MetaField, QueryFilterSerializer, UserIdField
 from items.models import ItemStatus, ItemType
 from items.selectors import BACKPACK_STATUSES
 from ledger.api.serializers import BalanceOutputSerializer
@@ -72,7 +72,7 @@ class ItemGrantInputSerializer(serializers.Serializer):
     item_type = serializers.ChoiceField(choices=ItemType.choices)
     name = serializers.CharField(max_length=200)
     meta = MetaField(required=False, default=dict)
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    expires_at = DateTimeInputField(required=False, allow_null=True, default=None)
     merchant_code = serializers.CharField(max_length=32, required=False, allow_null=True, default=None)
     source = serializers.RegexField(r"^[a-z][a-z0-9_]*$", max_length=32, required=False, default="lottery")
     business_id = serializers.CharField(max_length=128)

@@ -2,7 +2,7 @@
 
 from rest_framework import serializers
 
-from core.api import AssetCodeField, QueryFilterSerializer
+from core.api import AssetCodeField, DateTimeInputField, QueryFilterSerializer
 from market.price_selectors import HOUR, INTERVALS, MAX_BOOK_DEPTH, MAX_SPAN, price_range
 
 
@@ -16,10 +16,10 @@ class PriceHistoryInputSerializer(PriceAssetSerializer):
     def get_fields(self):
         # `from` is a Python keyword, so the range's fields are added by name.
         fields = super().get_fields()
-        fields["from"] = serializers.DateTimeField(
+        fields["from"] = DateTimeInputField(
             required=False, help_text="Start, inclusive (ISO 8601). Default: `to` minus 24 hours (1h) or 30 days (1d)."
         )
-        fields["to"] = serializers.DateTimeField(required=False, help_text="End, exclusive (ISO 8601). Default: now.")
+        fields["to"] = DateTimeInputField(required=False, help_text="End, exclusive (ISO 8601). Default: now.")
         return fields
 
     def validate(self, attrs):

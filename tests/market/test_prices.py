@@ -149,6 +149,9 @@ def test_an_unknown_asset_is_a_404_in_the_error_envelope(api, asset_code):
         {"interval": "1h", "from": "2026-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
         {"interval": "1d", "from": "2024-01-01T00:00:00Z", "to": "2026-03-01T00:00:00Z"},
         {"to": "0001-01-01T00:00:00Z"},
+        {"from": "0001-01-01"},  # local midnight of year 1 is before year 1 in UTC (issue 20)
+        {"to": "0001-01-01"},
+        {"to": "9999-12-31T23:59:59-08:00"},  # in TIME_ZONE, after year 9999
         {"price_asset": "nothing"},
     ],
 )
@@ -157,6 +160,13 @@ def test_bad_parameters_are_a_400(api, query):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] in {"invalid_input", "unknown_asset"}
+
+
+def test_the_last_day_of_year_9999_is_a_range_without_trades(api):
+    response = api.get(f"{PRICES}/red_shard", {"to": "9999-12-31"})
+
+    assert response.status_code == 200
+    assert (response.json()["from"], response.json()["buckets"]) == ("9999-12-30T00:00:00+08:00", [])
 
 
 def test_prices_need_authentication(client_for):

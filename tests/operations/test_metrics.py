@@ -65,7 +65,10 @@ def test_metrics_expose_redemption_attempts_and_market_trades(client, user, othe
     assert metrics['backpack_redemption_attempts_total{outcome="not_found"}'] == 1
 
 
-@pytest.mark.parametrize("authorization", [None, "Bearer wrong-token", f"Basic {TOKEN}", TOKEN + "x"])
+@pytest.mark.parametrize(
+    "authorization",
+    [None, "Bearer wrong-token", f"Basic {TOKEN}", TOKEN + "x", TOKEN, f"Token {TOKEN}", f"Bearer{TOKEN}"],
+)
 def test_metrics_need_the_scrape_token(client, authorization):
     headers = {"Authorization": authorization} if authorization else {}
 

@@ -1,12 +1,15 @@
 """Webhook delivery of the outbox's events (SPEC §12), against a real HTTP receiver on 127.0.0.1."""
 
+import contextlib
 import json
+import socket
 import threading
 import time
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.urls import reverse
 from django.utils import timezone
 
@@ -14,6 +17,7 @@ from core.errors import Forbidden
 from core.models import EventType, OutboxEvent
 from core.services import events_mark_published
 from ledger.services import asset_grant
+from operations import outbound
 from operations.models import Alert, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from operations.signatures import HEADER, signature_header, signature_verify
 from operations.webhooks import _post as post_to_endpoint
@@ -222,7 +226,7 @@ def test_a_dead_endpoint_alerts_once_and_slows_no_write(dead_url, user, settings
     assert WebhookAttempt.objects.filter(ok=False).count() >= 5
     (alert,) = Alert.objects.filter(source="webhook_endpoint")
     assert dead_url in alert.message
-    assert "Connection refused" in alert.details["last_error"]
+    assert alert.details["last_error"] == "unreachable"  # not "refused": that would map the ports behind the URL
 
 
 def test_a_success_clears_the_alert_so_the_next_outage_alerts_again(receiver, user, settings):
@@ -325,7 +329,7 @@ def test_the_admin_shows_deliveries_with_their_attempts_and_retries_them(admin_c
     )
 
     assert listing.status_code == page.status_code == 200
-    assert b"Connection refused" in page.content
+    assert b"unreachable" in page.content
     assert retried.status_code == 302
     assert WebhookDelivery.objects.get().status == DeliveryStatus.PENDING
 
@@ -348,3 +352,177 @@ def test_an_endpoint_with_an_unknown_event_type_is_refused(admin_client, receive
 
     assert response.status_code == 200
     assert not WebhookEndpoint.objects.exists()
+
+
+class SlowReceiver:
+    """A receiver on a raw socket: each connection's request is read, then `answer(connection)` runs in its
+    own thread (the test's idea of slow)."""
+
+    def __init__(self, answer):
+        self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow"
+        self.answer, self.connections = answer, 0
+        threading.Thread(target=self.accept, daemon=True).start()
+
+    def accept(self):
+        while True:
+            try:
+                connection, _ = self.listener.accept()
+            except OSError:
+                return
+            self.connections += 1
+            threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
+
+    def serve(self, connection):
+        with connection:
+            connection.settimeout(15)
+            request = b""
+            while b"\r\n\r\n" not in request:
+                request += connection.recv(65536)
+            head, _, body = request.partition(b"\r\n\r\n")
+            length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:"))[15:])
+            while len(body) < length:
+                body += connection.recv(65536)
+            with contextlib.suppress(OSError):  # the sender hung up: what the deadline is for
+                self.answer(connection)
+
+
+def trickle(connection):
+    """A byte every 0.3 s: each read waits less than any timeout, the whole answer 5.7 s."""
+    for byte in b"HTTP/1.1 200 OK\r\n\r\n":
+        connection.sendall(bytes([byte]))
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def slow_receivers():
+    started = []
+    yield lambda answer: started.append(SlowReceiver(answer)) or started[-1]
+    for receiver in started:
+        receiver.listener.close()
+
+
+def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline(slow_receivers, settings):
+    settings.WEBHOOK_TIMEOUT = 1
+    slow = slow_receivers(trickle)
+    endpoint = WebhookEndpoint(url=slow.url, secret=SECRET)
+
+    started = time.monotonic()
+    answer = post_to_endpoint(endpoint, b"{}")
+
+    assert answer == (None, "timed out")
+    assert time.monotonic() - started < 1.5
+
+
+def test_a_trickling_receiver_cannot_keep_a_run_past_its_time_nor_its_deliveries_claimed(
+    slow_receivers, user, settings
+):
+    settings.WEBHOOK_TIMEOUT = 1
+    WebhookEndpoint.objects.create(url=slow_receivers(trickle).url, secret=SECRET, event_types=["*"])
+    for n in range(30):
+        grant_event(user, business_id=f"d{n}")
+
+    started = time.monotonic()
+    run = webhooks_deliver(max_seconds=2)
+
+    assert time.monotonic() - started < 4  # at most max_seconds, then the POSTs in flight to their deadline
+    assert run.delivered == 0 and 1 <= run.failed <= 2  # no answer: the endpoint is left alone for this run
+    assert not WebhookDelivery.objects.filter(lease_token__isnull=False).exists()
+    assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+
+
+def test_a_slow_endpoint_does_not_hold_up_the_others(receiver, slow_receivers, user, settings):
+    settings.WEBHOOK_TIMEOUT = 10
+    events = 30
+    saw_the_others_done = []
+
+    def answer_when_the_fast_receiver_has_everything(connection):
+        deadline = time.monotonic() + 3
+        while len(receiver.requests) < events and time.monotonic() < deadline:
+            time.sleep(0.02)
+        saw_the_others_done.append(len(receiver.requests) >= events)
+        connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
+
+    WebhookEndpoint.objects.create(
+        url=slow_receivers(answer_when_the_fast_receiver_has_everything).url, secret=SECRET, event_types=["*"]
+    )
+    WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["*"])
+    for n in range(events):
+        grant_event(user, business_id=f"d{n}")
+
+    run = webhooks_deliver()
+
+    assert run.delivered == 2 * events
+    assert saw_the_others_done[0] is True  # the fast endpoint got all 30 while the slow one still answered
+
+
+NOT_PUBLIC = [
+    "http://127.0.0.1:6379/",
+    "http://localhost:8790/metrics",
+    "http://[::1]:3306/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://0.0.0.0:8000/",
+    "http://10.0.0.5/hooks",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.100.100.200/latest/meta-data/",
+    "http://[fd00:ec2::254]/",
+]
+
+
+@pytest.mark.parametrize("url", [*NOT_PUBLIC, "ftp://example.com/hooks", "file:///etc/passwd", "http://[::1"])
+def test_an_endpoint_url_that_is_not_public_http_is_refused_when_saved(url, settings):
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = []
+
+    with pytest.raises(ValidationError) as refused:
+        WebhookEndpoint(url=url, secret=SECRET, event_types=["*"]).full_clean()
+
+    assert "url" in refused.value.message_dict
+
+
+def test_the_admin_refuses_a_loopback_endpoint(admin_client, settings):
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = []
+    response = admin_client.post(
+        reverse("admin:operations_webhookendpoint_add"),
+        {"url": "http://127.0.0.1:6379/", "secret": "s", "event_types": '["*"]', "active": "on", "description": ""},
+    )
+
+    assert response.status_code == 200
+    assert "not public" in response.content.decode()
+    assert not WebhookEndpoint.objects.exists()
+
+
+def test_a_public_address_and_an_allowed_private_network_can_be_saved(settings):
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["10.20.0.0/16"]
+
+    WebhookEndpoint(url="https://93.184.216.34/hooks", secret=SECRET, event_types=["*"]).full_clean()
+    WebhookEndpoint(url="http://10.20.3.4:8080/hooks", secret=SECRET, event_types=["*"]).full_clean()
+
+
+def test_an_endpoint_that_became_private_is_refused_when_sent(receiver, endpoint, user, settings):
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = []  # the endpoint was saved while 127.0.0.1 was allowed
+    grant_event(user)
+
+    run = webhooks_deliver()
+
+    assert (run.delivered, run.failed, receiver.requests) == (0, 1, [])
+    assert WebhookDelivery.objects.get().last_error.startswith("unreachable")
+
+
+def test_the_address_checked_is_the_address_connected_to(receiver, user, settings, monkeypatch):
+    """DNS rebinding: a name that resolves to an allowed address when checked and to the receiver's after."""
+    settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.2/32"]
+    port = receiver.server.server_port
+    answers = iter(["127.0.0.2", "127.0.0.1"] * 5)
+    monkeypatch.setattr(
+        outbound,
+        "resolve",
+        lambda host, port, **kwargs: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))],
+    )
+    WebhookEndpoint.objects.create(url=f"http://rebind.example:{port}/hooks", secret=SECRET, event_types=["*"])
+    grant_event(user)
+
+    run = webhooks_deliver()
+
+    assert (run.delivered, receiver.requests) == (0, [])  # sent to 127.0.0.2, where nothing listens
+    assert WebhookDelivery.objects.get().last_error == "unreachable"

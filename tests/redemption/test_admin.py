@@ -1,13 +1,15 @@
 """The admin's "Verify redemption code" page, end to end through the Django test client."""
 
 import pytest
-from django.test import Client
+from django.test import Client, override_settings
 
 from items.models import ItemStatus
-from redemption.models import OrderStatus, RedemptionOrder
+from redemption.codes import code_generate
+from redemption.models import OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_create
 from tests.conftest import give_item
-from tests.factories import PASSWORD, StaffFactory
+from tests.factories import PASSWORD, StaffFactory, UserFactory
+from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -91,3 +93,25 @@ def test_staff_an_admin_adds_to_a_merchant_get_the_verify_permission():
     cashier = type(cashier).objects.get(pk=cashier.pk)
     assert cashier.has_perm("redemption.verify_code")
     assert list(cashier.merchants.values_list("code", flat=True)) == ["TEAHOUSE"]
+
+
+@override_settings(REDEMPTION_FAILURE_LIMIT=3, TRUSTED_PROXIES=["10.0.0.0/8"])
+def test_behind_a_trusted_proxy_the_page_counts_each_cashier_by_their_own_address(merchant):
+    guesser, colleague = make_staff(merchant), make_staff(merchant)
+    behind_the_balancer = {"REMOTE_ADDR": "10.0.0.2"}
+    for _ in range(3):
+        logged_in(guesser).post(
+            VERIFY,
+            {"code": code_generate(), "action": "lookup"},
+            **behind_the_balancer,
+            HTTP_X_FORWARDED_FOR="203.0.113.10",
+        )
+    customer = UserFactory()
+    code = order_create(item_id=give_item(customer).pk, user_id=customer.pk).code
+
+    response = logged_in(colleague).post(
+        VERIFY, {"code": code, "action": "lookup"}, **behind_the_balancer, HTTP_X_FORWARDED_FOR="198.51.100.7"
+    )
+
+    assert "Confirm and redeem" in response.content.decode()
+    assert set(RedemptionAttempt.objects.values_list("ip", flat=True)) == {"203.0.113.10", "198.51.100.7"}
