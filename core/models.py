@@ -90,7 +90,7 @@ class IdempotencyRecord(models.Model):
 class BackpackVersion(models.Model):
     """How many times a user's backpack (balances and items) has changed: the backpack's strong ETag.
 
-    Bumped by `core.services.backpack_versions_bump` in the transaction of every change to the user's
+    Bumped by `core.locks.backpack_versions_bump` in the transaction of every change to the user's
     balances or items, so a reader who sees a version sees exactly the backpack of that version. No row
     means the backpack has not changed since versions were introduced (version 0).
     """

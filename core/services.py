@@ -3,7 +3,7 @@ event outbox (recorded by every app inside its business transaction, published b
 records of writes done under an Idempotency-Key."""
 
 import hashlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
@@ -13,7 +13,7 @@ from django.db import IntegrityError, connection, transaction
 from core.db import bulk_insert, in_batches, insert_one
 from core.errors import IdempotencyKeyReused
 from core.locks import issuer_key_lock
-from core.models import BackpackVersion, EventType, IdempotencyRecord, IssuerKey, OutboxEvent
+from core.models import EventType, IdempotencyRecord, IssuerKey, OutboxEvent
 
 
 def issuer_key_create(*, issuer_id: int, name: str) -> tuple[IssuerKey, str]:
@@ -118,25 +118,3 @@ def idempotency_claim(*, caller_id: int, key: str, method: str, path: str, reque
 def idempotency_complete(*, record_id: int, status: int, response_body: str) -> None:
     """The response of a claimed write: what retries with its key will be answered."""
     IdempotencyRecord.objects.filter(pk=record_id).update(status=status, response_body=response_body)
-
-
-def backpack_versions_bump(*, user_ids: Iterable[int | None]) -> None:
-    """Count one more change of these users' backpacks, in the transaction of the change (one statement).
-
-    The rows are lock class 3 of core/locks.py: taken after the domain rows, before holds and balances, all
-    users of a transaction at once in user-id order. Bumping again rows a transaction holds waits on nothing.
-    """
-    ids = sorted({user_id for user_id in user_ids if user_id is not None})
-    if not ids:
-        return
-    if not connection.in_atomic_block:
-        raise RuntimeError("Bump backpack versions inside the transaction of the change.")
-    table = connection.ops.quote_name(BackpackVersion._meta.db_table)
-    on_conflict = (
-        "ON DUPLICATE KEY UPDATE version = version + 1"
-        if connection.vendor == "mysql"
-        else "ON CONFLICT (user_id) DO UPDATE SET version = version + 1"
-    )
-    values = ", ".join(["(%s, 1)"] * len(ids))
-    with connection.cursor() as cursor:
-        cursor.execute(f"INSERT INTO {table} (user_id, version) VALUES {values} {on_conflict}", ids)

@@ -21,6 +21,7 @@ from core.amounts import require_positive
 from core.authority import is_service_account
 from core.db import atomic_with_retry
 from core.errors import Forbidden
+from core.locks import user_lock
 from core.models import EventType
 from core.services import Event, events_record
 from gifts.exceptions import (
@@ -31,7 +32,6 @@ from gifts.exceptions import (
     RecipientIsServiceAccount,
     RecipientNotFound,
 )
-from gifts.locks import sender_lock
 from gifts.models import GIFT_BUSINESS_TYPE, Gift
 from items.selectors import item_get_for_owner
 from items.services import item_gift
@@ -70,7 +70,7 @@ def gift_send(
     _validate(idempotency_key, item_instance_id, asset_code, amount, message)
     fingerprint = _fingerprint(to_username, item_instance_id, asset_code, amount, message)
 
-    sender_lock(sender_id=actor.pk)
+    user_lock(user_id=actor.pk)
     previous = Gift.objects.filter(sender_id=actor.pk, idempotency_key=idempotency_key).first()
     if previous is not None:
         if previous.fingerprint != fingerprint:

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
 from core.db import atomic_with_retry, insert_one, update_one
+from core.locks import user_lock
 from core.services import events_record
 from core.sweeps import Sweep, after_each_batch
 from items.selectors import item_get_for_owner
@@ -40,7 +41,7 @@ from market.exceptions import (
     QuantityExceedsRemaining,
     TooManyOpenListings,
 )
-from market.locks import listing_lock, seller_lock
+from market.locks import listing_lock
 from market.models import HOLD_BUSINESS_TYPE, ListingStatus, ListingType, MarketListing, MarketTrade
 
 DEFAULT_PRICE_ASSET = "DIAMOND"
@@ -100,7 +101,7 @@ def listing_create(
         item_get_for_owner(owner_id=seller_id, item_id=item_instance_id)
 
     # The cap is checked under the seller's row lock, so parallel creates cannot pass it together.
-    seller_lock(seller_id=seller_id)
+    user_lock(user_id=seller_id)
     open_count = MarketListing.objects.filter(seller_id=seller_id, status=ListingStatus.ON_SALE).count()
     if open_count >= settings.MARKET_MAX_OPEN_LISTINGS:
         raise TooManyOpenListings(limit=settings.MARKET_MAX_OPEN_LISTINGS)
@@ -177,7 +178,6 @@ def listing_purchase(
         hold_changes=[HoldChange(hold_id=listing.hold_id, amount=quantity)] if listing.hold_id else [],
         meta={"listing_id": listing.pk, "quantity": quantity},
         owners=accounts.owners,
-        bumped={buyer_id, listing.seller_id} if listing.listing_type == ListingType.ITEM else (),
     )
     if not result.created:  # a concurrent twin of this purchase committed first
         return PurchaseResult(_replayed(MarketTrade.objects.get(entry=result.entry), listing, quantity), created=False)

@@ -9,8 +9,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.db import atomic_with_retry, in_batches
+from core.locks import backpack_versions_bump
 from core.models import EventType
-from core.services import Event, backpack_versions_bump, event_record, events_record
+from core.services import Event, event_record, events_record
 from core.sweeps import Sweep, after_each_batch
 from items.exceptions import ItemNotAvailable
 from items.locks import HOLDER_KINDS, HolderKind, items_lock_due_for_expiry

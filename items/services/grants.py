@@ -8,9 +8,10 @@ from django.db import IntegrityError, transaction
 
 from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert
+from core.locks import backpack_versions_bump
 from core.models import EventType
 from core.money import face_value_error
-from core.services import backpack_versions_bump, event_record
+from core.services import event_record
 from items.exceptions import InvalidItem, ItemNotFound
 from items.locks import items_lock
 from items.models import IMPORT_SOURCES, ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus, ItemType

@@ -5,14 +5,14 @@ zero rows updated means somebody else changed the item first, and the caller get
 ItemNotAvailable with the item unchanged. Every transition writes a history event in
 the same transaction, and every write bumps the backpack versions of the owners whose
 backpack it changes (both owners of a sale or a gift) right after the item rows are
-locked or created (lock class 3 of core/locks.py).
+locked or created (the backpack-versions class of core/locks.py).
 """
 
 from django.db.models import Q
 from django.utils import timezone
 
 from core.db import atomic_with_retry
-from core.services import backpack_versions_bump
+from core.locks import backpack_versions_bump
 from items.exceptions import ItemNotAvailable, ItemNotFound
 from items.locks import item_lock_row, lockable, unexpired
 from items.models import ItemEventType, ItemInstance, ItemInstanceEvent, ItemStatus

@@ -4,15 +4,12 @@
 through `entry_post` or `entries_post_batch`.
 """
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
-from django.db import IntegrityError
-from django.utils import timezone
-
-from core.db import atomic_with_retry, bulk_insert, insert_one, update_one
-from core.services import backpack_versions_bump
+from core.db import atomic_with_retry
+from core.locks import backpack_versions_bump
 from ledger.exceptions import IdempotencyConflict
-from ledger.models import Hold, JournalEntry, JournalLeg
+from ledger.models import JournalEntry
 from ledger.posting import rules, store
 from ledger.posting.rules import EntrySpec, HoldChange, Leg, PostResult
 
@@ -29,7 +26,6 @@ def entry_post(
     meta: dict | None = None,
     actor_id: int | None = None,
     owners: Mapping[int, int | None] | None = None,
-    bumped: Collection[int] = (),
 ) -> PostResult:
     """Post one balanced journal entry, once per (business_type, business_id).
 
@@ -38,8 +34,9 @@ def entry_post(
     holder's frozen legs themselves; the caller gives the counter legs. `actor_id` records
     who asked (it is not part of the content: callers that care compare it on replays).
     `owners` ({account id: user id, None for a system account}) spares reading accounts the
-    caller has just read (`accounts_get`); `bumped`, the users whose backpack versions the caller
-    has bumped in this transaction already (an item sale's item transfer).
+    caller has just read (`accounts_get`). Every posting bumps the backpack versions of all its
+    owners, even those a caller bumped already in the transaction (an item sale's item transfer):
+    one statement more, and no caller needs to know what another app bumped.
 
     The statements: lock the holds; read the accounts (unless given); bump the owners' backpack
     versions; lock every balance row in one statement; insert the entry (its unique key is the
@@ -53,28 +50,23 @@ def entry_post(
     holds = store.holds_locked([change.hold_id for change in hold_changes])
     keys = {(leg.account_id, leg.asset_code) for leg in legs} | {(h.account_id, h.asset_id) for h in holds.values()}
     owners = store.owners_read({account_id for account_id, _ in keys}, owners)
-    backpack_versions_bump(user_ids=set(owners.values()) - set(bumped))
+    backpack_versions_bump(user_ids=owners.values())
     balances = store.balances_locked(keys, owners)
 
     entry = JournalEntry(
         business_type=business_type, business_id=business_id, fingerprint=fingerprint, meta=meta, actor_id=actor_id
     )
-    try:
-        insert_one(entry)
-    except IntegrityError:
+    if not store.entry_insert(entry):
         # Posted before (balances locked, so a concurrent twin has committed by now): a replay, or the key
-        # reused with other content. Nothing was written yet, and the failed INSERT alone was undone
-        # (MariaDB/MySQL and SQLite; core/checks.py refuses databases where it is not so).
+        # reused with other content. Nothing was written yet.
         existing = JournalEntry.objects.get(business_type=business_type, business_id=business_id)
         return PostResult(rules.replayed(existing, fingerprint), created=False)
     all_legs = list(legs) + [rules.apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
     rules.check_balanced(all_legs)
     rows = rules.apply_legs(entry, all_legs, balances)
     store.balances_save(balances.values())
-    for change in hold_changes:
-        hold = holds[change.hold_id]
-        update_one(Hold, hold.pk, remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
-    bulk_insert(JournalLeg, rows)
+    store.holds_save([holds[change.hold_id] for change in hold_changes])
+    store.legs_insert(rows)
     return PostResult(entry, created=True)
 
 
@@ -107,12 +99,11 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
         owners = store.owners_read({account_id for account_id, _ in keys}, None)
         backpack_versions_bump(user_ids=owners.values())
         balances = store.balances_locked(keys, owners)
-        bulk_insert(
-            JournalEntry,
+        store.entries_insert(
             [
                 JournalEntry(business_type=s.business_type, business_id=s.business_id, fingerprint=f, meta=s.meta)
                 for s, f in new
-            ],
+            ]
         )
         created = store.entries_by_key({(s.business_type, s.business_id) for s, _ in new})
         rows = []
@@ -121,5 +112,5 @@ def entries_post_batch(*, entries: Sequence[EntrySpec]) -> list[PostResult]:
             rows.extend(rules.apply_legs(entry, spec.legs, balances))
             results[(spec.business_type, spec.business_id)] = PostResult(entry, created=True)
         store.balances_save(balances.values())
-        bulk_insert(JournalLeg, rows)
+        store.legs_insert(rows)
     return [results[(spec.business_type, spec.business_id)] for spec in entries]

@@ -1,15 +1,17 @@
-"""The SQL of the ledger's postings: accounts read, holds and balance rows locked, balances written."""
+"""The SQL of the ledger's postings, its only module that writes: accounts read, holds and balance rows locked,
+balances and holds written, entries and legs inserted."""
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import NamedTuple
 
-from django.db import connection
+from django.db import IntegrityError, connection
 from django.utils import timezone
 
+from core.db import bulk_insert, insert_one, update_one
 from ledger.exceptions import AccountNotFound, InvalidEntry, UnknownAsset
 from ledger.locks import balances_lock, holds_lock
-from ledger.models import Account, AssetType, Balance, Hold, JournalEntry
+from ledger.models import Account, AssetType, Balance, Hold, JournalEntry, JournalLeg
 
 
 class Accounts(NamedTuple):
@@ -119,3 +121,32 @@ def entries_by_key(keys: set[tuple[str, str]]) -> dict[tuple[str, str], JournalE
         for entry in JournalEntry.objects.filter(business_type=business_type, business_id__in=business_ids):
             found[(entry.business_type, entry.business_id)] = entry
     return found
+
+
+def entry_insert(entry: JournalEntry) -> bool:
+    """Insert the entry; False when its key is taken (its unique key is the replay check).
+
+    No savepoint: a failed INSERT undoes only itself on MariaDB/MySQL and SQLite (core/checks.py refuses
+    databases where it is not so), and nothing else is undone with it.
+    """
+    try:
+        insert_one(entry)
+    except IntegrityError:
+        return False
+    return True
+
+
+def entries_insert(entries: Sequence[JournalEntry]) -> None:
+    """Insert new entries in one statement (a batch, whose keys were found free under the balance locks)."""
+    bulk_insert(JournalEntry, entries)
+
+
+def holds_save(holds: Sequence[Hold]) -> None:
+    """Write what the entry took out of these locked holds."""
+    for hold in holds:
+        update_one(Hold, hold.pk, remaining=hold.remaining, status=hold.status, updated_at=timezone.now())
+
+
+def legs_insert(legs: Sequence[JournalLeg]) -> None:
+    """Insert the entry's legs in one statement."""
+    bulk_insert(JournalLeg, legs)

@@ -5,7 +5,7 @@ from django.utils import timezone
 from core.authority import require_permission
 from core.db import atomic_with_retry
 from core.errors import InvalidInput
-from core.services import backpack_versions_bump
+from core.locks import backpack_versions_bump
 from ledger.exceptions import IdempotencyConflict
 from ledger.models import AuditAction, Balance, BalanceAudit
 from ledger.posting import store

@@ -78,7 +78,9 @@ def test_a_refused_posting_bumps_nothing():
     assert versions(payer, payee) == [1, 0]
 
 
-def test_an_item_sale_bumps_buyer_and_seller_once():
+def test_an_item_sale_bumps_buyer_and_seller_by_its_item_transfer_and_its_posting():
+    # Issue 21: a posting bumps all its owners, so the market no longer tells the ledger what the item
+    # transfer bumped; the version only says "changed", and the sale changes it twice in one transaction.
     seller, buyer = UserFactory(), UserFactory()
     grant(buyer, "DIAMOND", 100)
     listing = listing_create(seller_id=seller.pk, item_instance_id=give_item(seller).pk, unit_price=10)
@@ -86,4 +88,4 @@ def test_an_item_sale_bumps_buyer_and_seller_once():
 
     listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="k")
 
-    assert versions(seller, buyer) == [before[0] + 1, before[1] + 1]
+    assert versions(seller, buyer) == [before[0] + 2, before[1] + 2]

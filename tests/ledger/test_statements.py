@@ -20,7 +20,7 @@ pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 # COMMIT.
 TRANSFER_STATEMENTS = 8
 # BEGIN; the asset's exact code; the issuer's counter of the day locked; the key as grants had it before they
-# had their namespace (ledger.services._grant_without_namespace: its replay must not mint twice); the
+# had their namespace (ledger.services.grants._grant_without_namespace: its replay must not mint twice); the
 # transfer's six between BEGIN and COMMIT (with the issuance slot's account and row); the issuer's limits; the
 # counter; the outbox; COMMIT.
 GRANT_STATEMENTS = 14
@@ -29,8 +29,9 @@ GRANT_STATEMENTS = 14
 # the outbox; COMMIT.
 ASSET_PURCHASE_STATEMENTS = 14
 # An item sale: no hold, and the item's lock, update and event instead; its item transfer bumps the two
-# backpack versions, which the posting then leaves alone.
-ITEM_PURCHASE_STATEMENTS = 15
+# backpack versions, and the posting bumps them again (issue 21: every posting bumps its owners, so no caller
+# tells the ledger what another app bumped).
+ITEM_PURCHASE_STATEMENTS = 16
 
 
 def counted(call) -> list[str]:
