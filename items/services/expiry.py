@@ -20,15 +20,25 @@ from items.services.transitions import event_data, transition
 
 logger = logging.getLogger(__name__)
 
-# How each kind of lock holder ends when its item expires: `close(reference)` closes the holder named by
-# the lock as expired and unlocks the item, in the caller's transaction, and returns False when that holder
-# no longer holds anything. Registered by the holders' apps (redemption, market) when they load: this app
-# cannot import them.
-_EXPIRY_CLOSERS: dict[str, Callable[[str], bool]] = {}
+# The registry of how each kind of lock holder (items.locks.HOLDER_KINDS) ends when its item expires:
+# `close(reference)` closes the holder named by the lock as expired and unlocks the item, in the caller's
+# transaction, and returns False when that holder no longer holds anything. Each holder's app (redemption,
+# market) registers its closer in its AppConfig.ready(), as this app cannot import them; the system check
+# items.E001 (items/checks.py) refuses to start while a kind has none.
+EXPIRY_CLOSERS: dict[str, Callable[[str], bool]] = {}
 
 
 def holder_expiry_register(kind: HolderKind, close: Callable[[str], bool]) -> None:
-    _EXPIRY_CLOSERS[kind.name] = close
+    """Register the closer of a holder kind (once: a second, different closer is a mistake)."""
+    if kind not in HOLDER_KINDS:
+        raise ValueError(f"{kind!r} is not one of items.locks.HOLDER_KINDS.")
+    if EXPIRY_CLOSERS.get(kind.name, close) is not close:
+        raise ValueError(f"The holder kind {kind.name!r} has a closer already.")
+    EXPIRY_CLOSERS[kind.name] = close
+
+
+def holder_kinds_without_closer() -> list[HolderKind]:
+    return [kind for kind in HOLDER_KINDS if kind.name not in EXPIRY_CLOSERS]
 
 
 @atomic_with_retry
@@ -83,10 +93,10 @@ def _expire_locked(*, batch_size: int) -> int:
 @atomic_with_retry
 def _expire_locked_one(item_id: int, locked_by: str) -> int:
     kind = next((kind for kind in HOLDER_KINDS if kind.reference(locked_by) is not None), None)
-    close = _EXPIRY_CLOSERS.get(kind.name) if kind else None
-    if close is None:
+    if kind is None:
         logger.warning("expired item %s is locked by %r, which no holder closes", item_id, locked_by)
         return 0
+    close = EXPIRY_CLOSERS[kind.name]  # every kind has one: items.E001
     if not close(kind.reference(locked_by)):  # the holder's row lock comes first (core/locks.py)
         return 0
     item_expire(item_id=item_id)
