@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "legacy_inventory",
     "operations",
     "backpack_site",
+    "bench",
 ]
 
 MIDDLEWARE = [

@@ -17,7 +17,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import override_settings
 
-from core.bench import measure, statements
+from bench.harness import measure, statements
 from items.models import ItemType
 from items.services import item_grant
 from ledger.services import balance_change

@@ -27,7 +27,7 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from rest_framework_simplejwt.tokens import AccessToken
 
-from core.bench import measure
+from bench.harness import measure
 from items.services import item_grant
 from redemption.services import (
     merchant_get_or_create,

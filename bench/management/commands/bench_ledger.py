@@ -16,7 +16,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test import override_settings
 
-from core.bench import measure, statements
+from bench.harness import measure, statements
 from ledger.selectors import balance_get
 from ledger.services import asset_grant, balance_change, transfer
 
