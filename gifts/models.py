@@ -8,9 +8,6 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
-from items.models import ItemInstance
-from ledger.models import AssetType, JournalEntry
-
 # The ledger entry of an asset gift: business type "gift", business id "<sender id>:<idempotency key>".
 GIFT_BUSINESS_TYPE = "gift"
 
@@ -19,14 +16,16 @@ class Gift(models.Model):
     sender = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gifts_sent")
     recipient = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="gifts_received")
     item_instance = models.ForeignKey(
-        ItemInstance, null=True, blank=True, on_delete=models.PROTECT, related_name="gifts"
+        "items.ItemInstance", null=True, blank=True, on_delete=models.PROTECT, related_name="gifts"
     )
     asset = models.ForeignKey(
-        AssetType, null=True, blank=True, on_delete=models.PROTECT, db_column="asset_code", related_name="+"
+        "ledger.AssetType", null=True, blank=True, on_delete=models.PROTECT, db_column="asset_code", related_name="+"
     )
     amount = models.BigIntegerField(null=True, blank=True)
     # An asset gift's ledger entry: how the feed finds the gift of an entry (never from the entry's meta).
-    entry = models.OneToOneField(JournalEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="gift")
+    entry = models.OneToOneField(
+        "ledger.JournalEntry", null=True, blank=True, on_delete=models.PROTECT, related_name="gift"
+    )
     message = models.CharField(max_length=200, blank=True)
     # The sender's Idempotency-Key: a retry with it returns this gift; `fingerprint` says whether it asked the same.
     idempotency_key = models.CharField(max_length=64)

@@ -20,7 +20,7 @@ from django.db.models import Case, F, Q, QuerySet, Value, When
 
 from core.errors import InvalidInput
 from gifts.models import GIFT_BUSINESS_TYPE, Gift
-from items.models import ItemEventType
+from items.choices import ItemEventType
 from items.selectors import item_events_page_for_user
 from ledger.selectors import EntryParties, entry_parties, legs_page_for_user
 

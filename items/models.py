@@ -4,22 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-
-class ItemType(models.TextChoices):
-    VOUCHER = "voucher", "Voucher"
-    PRODUCT = "product", "Product"
-    SERVICE = "service", "Service card"
-    EQUIPMENT = "equipment", "Equipment"
-    CARD = "card", "Card"
-
-
-class ItemStatus(models.TextChoices):
-    AVAILABLE = "available", "Available"
-    LOCKED = "locked", "Locked"
-    USED = "used", "Used"
-    EXPIRED = "expired", "Expired"
-    TRANSFERRED = "transferred", "Transferred"  # migrated legacy rows only
-
+from items.choices import ItemEventType, ItemStatus, ItemType
 
 # The sources whose items only `items_import` writes (the legacy migration's, keyed by legacy row id): a grant
 # cannot name them, and an import names no other, so no grant can take a reference an import will need.
@@ -62,17 +47,6 @@ class ItemInstance(models.Model):
 
     def __str__(self):
         return f"{self.name} #{self.pk}"
-
-
-class ItemEventType(models.TextChoices):
-    GRANTED = "granted", "Granted"
-    LOCKED = "locked", "Locked"
-    UNLOCKED = "unlocked", "Unlocked"
-    USED = "used", "Used"
-    EXPIRED = "expired", "Expired"
-    TRANSFERRED = "transferred", "Ownership transferred"
-    GIFTED = "gift", "Given as a gift"
-    IMPORTED = "imported", "Imported from the legacy inventory"
 
 
 class ItemInstanceEvent(models.Model):

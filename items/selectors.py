@@ -3,7 +3,7 @@
 import hashlib
 
 import orjson
-from django.db.models import F, QuerySet
+from django.db.models import F, OuterRef, QuerySet, Subquery
 
 from core.json_sql import JSONDateTime, JSONIdentifier, JSONObjectBytes, JSONString
 from core.selectors import backpack_version
@@ -29,6 +29,11 @@ def item_get_for_owner(*, owner_id: int, item_id: int) -> ItemInstance:
     if item is None:
         raise ItemNotFound(item_id=item_id)
     return item
+
+
+def item_merchant_code(*, item_id: OuterRef) -> Subquery:
+    """The merchant code of the item `item_id` names, as a subquery of another app's query (it locks nothing)."""
+    return Subquery(ItemInstance.objects.filter(pk=item_id).values("merchant_code"))
 
 
 def item_events(*, item_id: int) -> QuerySet:

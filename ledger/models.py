@@ -10,20 +10,12 @@ from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models import F, Q
 
+from ledger.choices import SystemAccount
+
 
 class AccountKind(models.TextChoices):
     USER = "user", "User"
     SYSTEM = "system", "System"
-
-
-class SystemAccount(models.TextChoices):
-    """System accounts are counterparties; they alone may go negative."""
-
-    ISSUANCE = "SYSTEM_ISSUANCE", "Issuance"
-    BURN = "SYSTEM_BURN", "Burn"
-    PLATFORM_FEE = "SYSTEM_PLATFORM_FEE", "Platform fee"
-    ADJUSTMENT = "SYSTEM_ADJUSTMENT", "Adjustment"
-    MIGRATION = "SYSTEM_MIGRATION", "Migration"
 
 
 # Every purchase pays a fee and every grant comes from issuance: one balance row for each would make every

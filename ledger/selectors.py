@@ -1,6 +1,6 @@
 """Reads of the assets track for the API and the admin."""
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import NamedTuple
 
 from django.conf import settings
@@ -122,6 +122,12 @@ def asset_get(*, asset_code: str) -> dict:
     if row is None or row["asset_code"] != asset_code:
         raise AssetNotFound(asset_code=asset_code)
     return row
+
+
+def assets_by_code(*, asset_codes: Collection[str]) -> dict[str, AssetType]:
+    """The catalog's assets with these codes, keyed by the code as stored (a code that differs in case only
+    matches through the case-blind collation, under the stored key, not the one asked for)."""
+    return {asset.pk: asset for asset in AssetType.objects.filter(pk__in=asset_codes)}
 
 
 def assets_tradable() -> QuerySet:

@@ -17,8 +17,8 @@ from django.db import connection, transaction
 from core.authority import require_permission
 from core.db import atomic_with_retry, bulk_insert
 from items.services import ImportedItem, items_import, items_remove_imported
+from ledger.choices import SystemAccount
 from ledger.exceptions import InsufficientBalance
-from ledger.models import SystemAccount
 from ledger.services import EntrySpec, Leg, accounts_get, entries_post_batch, system_account_id
 from legacy_inventory.models import (
     DONE_OUTCOMES,

@@ -9,8 +9,6 @@ from django.db import models
 from django.db.models import F, Q
 
 from items.locks import MARKET_HOLDER
-from items.models import ItemInstance
-from ledger.models import AssetType, Hold, JournalEntry
 
 # An item listing locks its item (holder kind MARKET_HOLDER); an asset listing's hold is
 # created by an entry of business type "market_listing" keyed by the listing id.
@@ -34,17 +32,19 @@ class MarketListing(models.Model):
     listing_type = models.CharField(max_length=8, choices=ListingType.choices)
     # An asset listing: what is sold, how much, and the hold that freezes it.
     asset = models.ForeignKey(
-        AssetType, null=True, blank=True, on_delete=models.PROTECT, db_column="asset_code", related_name="+"
+        "ledger.AssetType", null=True, blank=True, on_delete=models.PROTECT, db_column="asset_code", related_name="+"
     )
     quantity = models.BigIntegerField(null=True, blank=True)
     quantity_remaining = models.BigIntegerField(null=True, blank=True)
-    hold = models.OneToOneField(Hold, null=True, blank=True, on_delete=models.PROTECT, related_name="market_listing")
+    hold = models.OneToOneField(
+        "ledger.Hold", null=True, blank=True, on_delete=models.PROTECT, related_name="market_listing"
+    )
     # An item listing: the item, locked with locked_by "market:<listing id>".
     item_instance = models.ForeignKey(
-        ItemInstance, null=True, blank=True, on_delete=models.PROTECT, related_name="market_listings"
+        "items.ItemInstance", null=True, blank=True, on_delete=models.PROTECT, related_name="market_listings"
     )
     price_asset = models.ForeignKey(
-        AssetType, on_delete=models.PROTECT, db_column="price_asset_code", default="DIAMOND", related_name="+"
+        "ledger.AssetType", on_delete=models.PROTECT, db_column="price_asset_code", default="DIAMOND", related_name="+"
     )
     # Per unit of an asset listing; the whole price of an item listing.
     unit_price = models.BigIntegerField()
@@ -122,11 +122,13 @@ class MarketTrade(models.Model):
     seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="market_sales")
     quantity = models.BigIntegerField()
     unit_price = models.BigIntegerField()
-    price_asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="price_asset_code", related_name="+")
+    price_asset = models.ForeignKey(
+        "ledger.AssetType", on_delete=models.PROTECT, db_column="price_asset_code", related_name="+"
+    )
     total = models.BigIntegerField()
     fee = models.BigIntegerField()
     seller_amount = models.BigIntegerField()
-    entry = models.OneToOneField(JournalEntry, on_delete=models.PROTECT, related_name="market_trade")
+    entry = models.OneToOneField("ledger.JournalEntry", on_delete=models.PROTECT, related_name="market_trade")
     # The buyer's retry key: the same key returns this trade instead of buying again.
     idempotency_key = models.CharField(max_length=64)
     created_at = models.DateTimeField(auto_now_add=True)

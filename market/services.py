@@ -19,8 +19,9 @@ from core.services import events_record
 from core.sweeps import Sweep, after_each_batch
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_transfer, item_unlock
+from ledger.choices import SystemAccount
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
-from ledger.models import AssetType, SystemAccount
+from ledger.selectors import assets_by_code
 from ledger.services import (
     Accounts,
     HoldChange,
@@ -90,7 +91,7 @@ def listing_create(
     require_positive(InvalidListing, unit_price=unit_price, quantity=quantity if is_asset else 1)
     if unit_price * (quantity if is_asset else 1) > MAX_AMOUNT:
         raise InvalidListing("The listing is worth too much.", max_value=MAX_AMOUNT)
-    assets = {a.pk: a for a in AssetType.objects.filter(pk__in={asset_code, price_asset_code} - {None})}
+    assets = assets_by_code(asset_codes={asset_code, price_asset_code} - {None})
     if price_asset_code not in assets or (is_asset and asset_code not in assets):
         raise UnknownAsset(asset_codes=sorted({asset_code, price_asset_code} - {None} - assets.keys()))
     if is_asset and asset_code == price_asset_code:

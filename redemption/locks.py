@@ -2,10 +2,10 @@
 
 from datetime import datetime
 
-from django.db.models import OuterRef, Subquery
+from django.db.models import OuterRef
 
 from core.locks import in_lock_order
-from items.models import ItemInstance
+from items.selectors import item_merchant_code
 from redemption.models import OrderStatus, RedemptionOrder
 
 
@@ -20,10 +20,9 @@ def order_lock_for_fulfil(*, code_hash: str) -> RedemptionOrder | None:
     a subquery): the item is locked after the order, by its transition, and the merchant code is set when the
     item is granted and never changes, so reading it unlocked is safe.
     """
-    restricted_to = ItemInstance.objects.filter(pk=OuterRef("item_instance_id")).values("merchant_code")
     return (
         RedemptionOrder.objects.select_for_update()
-        .annotate(restricted_to=Subquery(restricted_to))
+        .annotate(restricted_to=item_merchant_code(item_id=OuterRef("item_instance_id")))
         .filter(code_hash=code_hash)
         .first()
     )

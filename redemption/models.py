@@ -6,8 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
 
+from items.choices import ItemType
 from items.locks import REDEMPTION_HOLDER
-from items.models import ItemInstance, ItemType
 
 REDEEMABLE_ITEM_TYPES = (ItemType.VOUCHER, ItemType.PRODUCT, ItemType.SERVICE)
 # The code_hash of an order kept as history of a redemption elsewhere: never 64 hex digits,
@@ -43,7 +43,7 @@ class RedemptionOrder(models.Model):
     code_hash = models.CharField(
         max_length=64, unique=True, help_text="HMAC-SHA256 of the code; the code is never stored."
     )
-    item_instance = models.ForeignKey(ItemInstance, on_delete=models.PROTECT, related_name="redemption_orders")
+    item_instance = models.ForeignKey("items.ItemInstance", on_delete=models.PROTECT, related_name="redemption_orders")
     # The item's owner who asked for the code.
     customer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="redemption_orders")
     # The merchant staff user who fulfilled it, and where.

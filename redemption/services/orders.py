@@ -17,9 +17,9 @@ from django.utils import timezone
 
 from core.db import atomic_with_retry
 from core.sweeps import Sweep, after_each_batch
+from items.choices import ItemStatus
 from items.exceptions import ItemNotAvailable
 from items.locks import REDEMPTION_HOLDER
-from items.models import ItemStatus
 from items.selectors import item_get_for_owner
 from items.services import item_lock, item_unlock
 from redemption.codes import code_derive, code_generate, code_hash, code_hint, code_normalise

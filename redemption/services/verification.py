@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.utils import timezone
@@ -12,7 +13,6 @@ from core.errors import BackpackError
 from core.models import EventType
 from core.money import face_value
 from core.services import event_record
-from items.models import ItemInstance
 from items.services import item_mark_used
 from redemption import limits
 from redemption.codes import code_hash, code_hint, code_normalise
@@ -30,6 +30,9 @@ from redemption.exceptions import (
 )
 from redemption.locks import order_lock_for_fulfil
 from redemption.models import AttemptKind, AttemptOutcome, Merchant, OrderStatus, RedemptionAttempt, RedemptionOrder
+
+if TYPE_CHECKING:
+    from items.models import ItemInstance
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +52,7 @@ class Verification:
     """A code checked by merchant staff: the order (with its item) and where it is redeemed."""
 
     order: RedemptionOrder
-    item: ItemInstance
+    item: "ItemInstance"
     merchant: Merchant
 
 
@@ -196,7 +199,7 @@ def _fulfil(
     return Verification(order=order, item=item, merchant=merchant)
 
 
-def _face_value(item: ItemInstance) -> int | None:
+def _face_value(item: "ItemInstance") -> int | None:
     """The item's face value (core.money.face_value), kept on the fulfilled order: what the merchant settles on.
     None for an old item whose `meta.value` breaks the rule: it is redeemed, and settled as without a value."""
     return face_value(item.meta)
