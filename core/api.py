@@ -1,5 +1,7 @@
 """API plumbing shared by every app: the error format, pagination, strict fields."""
 
+from collections.abc import Sequence
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -11,6 +13,7 @@ from rest_framework.views import set_rollback
 
 from core.amounts import MAX_AMOUNT
 from core.errors import BackpackError
+from core.json_sql import JSONKey, JSONKind
 from core.parsers import depth_exceeds
 
 # Primary keys are BIGINTs: an id past this is no id at all (a 400, not a database error).
@@ -207,3 +210,21 @@ class AssetCodeField(serializers.RegexField):
 
     def __init__(self, **kwargs):
         super().__init__(r"^[A-Za-z][A-Za-z0-9_]*$", max_length=32, **kwargs)
+
+
+def json_object_serializer(name: str, keys: Sequence[JSONKey], *, doc: str) -> type[serializers.Serializer]:
+    """The serializer that documents an object the database writes as JSON (core/json_sql.py), from its keys."""
+    fields = {
+        JSONKind.IDENTIFIER: serializers.CharField,
+        JSONKind.STRING: serializers.CharField,
+        JSONKind.DATETIME: serializers.DateTimeField,
+        JSONKind.INTEGER: serializers.IntegerField,
+        JSONKind.JSON: serializers.JSONField,
+    }
+    attrs = {
+        key.name: fields[key.kind](
+            **({"allow_null": True} if key.nullable else {}), **({"help_text": key.help_text} if key.help_text else {})
+        )
+        for key in keys
+    }
+    return type(name, (serializers.Serializer,), {"__doc__": doc, **attrs})

@@ -55,8 +55,9 @@ class TooManyRequests(BackpackError):
         self.retry_after = retry_after_seconds
 
 
-class IdempotencyKeyReused(Conflict):
-    """An Idempotency-Key sent again with another request (another body, method or path)."""
+class IdempotencyConflict(Conflict):
+    """A key used again for a different request: a business key (a journal entry's, an item grant's, a trade's
+    or a gift's key) with other content, or an Idempotency-Key with another body, method or path."""
 
     code = "idempotency_conflict"
-    default_message = "This Idempotency-Key was already used for a different request."
+    default_message = "This business key was already used for a different request."

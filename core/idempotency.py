@@ -13,7 +13,6 @@ nothing, so its retry is simply tried again. Requests without the header run as 
 import functools
 import hashlib
 import json
-import re
 from collections.abc import Callable
 
 import orjson
@@ -23,11 +22,10 @@ from rest_framework.response import Response
 from rest_framework.utils.encoders import JSONEncoder
 
 from core.db import atomic_with_retry
+from core.keys import KEY_PATTERN, KEY_RULE, is_idempotency_key
 from core.services import idempotency_claim, idempotency_complete
 
 HEADER = "Idempotency-Key"
-KEY_PATTERN = r"^[A-Za-z0-9_.:-]{1,64}$"
-KEY_RULE = "1 to 64 characters of A-Z, a-z, 0-9 and _ . : -"
 
 PARAMETER = OpenApiParameter(
     HEADER,
@@ -46,7 +44,7 @@ PARAMETER = OpenApiParameter(
 def idempotency_key(request) -> str | None:
     """The request's Idempotency-Key, None without one; a malformed one is a 400."""
     key = request.headers.get(HEADER)
-    if key is not None and not re.fullmatch(KEY_PATTERN, key):
+    if key is not None and not is_idempotency_key(key):
         raise serializers.ValidationError({HEADER: [KEY_RULE]})
     return key
 

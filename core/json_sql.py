@@ -5,9 +5,12 @@ expression gives JSON text (never SQL NULL: a missing value is the text `null`);
 the bytes with orjson's on MariaDB and on SQLite.
 """
 
+import enum
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from django.db.models import BinaryField, Func, TextField
+from django.db.models import BinaryField, F, Func, TextField
 
 # What orjson escapes in a string: the quote, the backslash and the control characters, in this form.
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
@@ -97,3 +100,33 @@ class JSONObjectBytes(Func):
         if connection.vendor == "sqlite":
             return f"CAST({' || '.join(pieces)} AS BLOB)", params
         return f"CAST(CONCAT({', '.join(pieces)}) AS BINARY)", params
+
+    @classmethod
+    def of(cls, keys: Sequence["JSONKey"]) -> "JSONObjectBytes":
+        """The object of these keys, in their order."""
+        return cls(**{key.name: key.expression() for key in keys})
+
+
+class JSONKind(enum.Enum):
+    IDENTIFIER = "identifier"  # a text column whose values never need escaping (a choice)
+    STRING = "string"
+    DATETIME = "datetime"
+    INTEGER = "integer"
+    JSON = "json"  # a JSON column, as stored
+
+
+@dataclass(frozen=True)
+class JSONKey:
+    """One key of an object the database writes: the one declaration its SQL (`JSONObjectBytes.of`) and its
+    documentation serializer (core.api.json_object_serializer) are built from."""
+
+    name: str
+    kind: JSONKind
+    column: str = ""  # the key's name when empty
+    nullable: bool = False
+    help_text: str = ""
+
+    def expression(self) -> Func | F:
+        column = self.column or self.name
+        writer = {JSONKind.IDENTIFIER: JSONIdentifier, JSONKind.STRING: JSONString, JSONKind.DATETIME: JSONDateTime}
+        return writer[self.kind](column) if self.kind in writer else F(column)

@@ -11,7 +11,7 @@ from typing import NamedTuple
 from django.db import IntegrityError, connection, transaction
 
 from core.db import bulk_insert, in_batches, insert_one
-from core.errors import IdempotencyKeyReused
+from core.errors import IdempotencyConflict
 from core.locks import issuer_key_lock
 from core.models import EventType, IdempotencyRecord, IssuerKey, OutboxEvent
 
@@ -98,7 +98,7 @@ def idempotency_claim(*, caller_id: int, key: str, method: str, path: str, reque
     The claim is a unique insert: a concurrent request with the same key waits on the index until the first
     commits (then it finds that one's record and replays it) or rolls back (then its own insert goes
     through). So two identical requests make one write. The same key with another request raises
-    IdempotencyKeyReused. The claimed record gets its response from `idempotency_complete`, in the same
+    IdempotencyConflict. The claimed record gets its response from `idempotency_complete`, in the same
     transaction.
     """
     fields = {"caller_id": caller_id, "key_digest": hashlib.sha256(key.encode()).hexdigest()}
@@ -111,7 +111,9 @@ def idempotency_claim(*, caller_id: int, key: str, method: str, path: str, reque
     except IntegrityError:
         earlier = IdempotencyRecord.objects.get(**fields)
     if earlier.request_digest != request_digest:
-        raise IdempotencyKeyReused(method=earlier.method, path=earlier.path)
+        raise IdempotencyConflict(
+            "This Idempotency-Key was already used for a different request.", method=earlier.method, path=earlier.path
+        )
     return Claim(earlier, claimed=False)
 
 

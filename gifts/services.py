@@ -8,8 +8,6 @@ first gift and moves nothing.
 
 import hashlib
 import json
-import re
-from datetime import datetime, time
 from typing import NamedTuple
 
 from django.conf import settings
@@ -21,9 +19,11 @@ from core.amounts import require_positive
 from core.authority import is_service_account
 from core.db import atomic_with_retry
 from core.errors import Forbidden
+from core.keys import is_idempotency_key
 from core.locks import user_lock
 from core.models import EventType
 from core.services import Event, events_record
+from core.timeseries import local_midnight
 from gifts.exceptions import (
     AssetNotGiftable,
     CannotGiftToSelf,
@@ -39,7 +39,6 @@ from ledger.exceptions import AssetNotFound, IdempotencyConflict, InsufficientBa
 from ledger.selectors import asset_get, balance_get
 from ledger.services import transfer
 
-IDEMPOTENCY_KEY = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 MESSAGE_MAX_LENGTH = 200
 
 
@@ -121,7 +120,7 @@ def gift_send(
 
 
 def _validate(idempotency_key, item_instance_id, asset_code, amount, message) -> None:
-    if not isinstance(idempotency_key, str) or not IDEMPOTENCY_KEY.match(idempotency_key):
+    if not is_idempotency_key(idempotency_key):
         raise InvalidGift("An Idempotency-Key of 1 to 64 characters of [A-Za-z0-9_.:-] is required.")
     if (item_instance_id is None) == (asset_code is None):
         raise InvalidGift("Give either an item_instance_id or an asset_code with an amount.")
@@ -153,7 +152,7 @@ def _check_asset(sender_id: int, asset_code: str, amount: int) -> None:
 
 def _check_daily_limits(sender_id: int, asset_code: str | None, amount: int | None) -> None:
     """Gifts per calendar day (TIME_ZONE) and, for an asset, the amount given per day; counted under the sender's lock."""
-    start = timezone.make_aware(datetime.combine(timezone.localdate(), time.min))
+    start = local_midnight(timezone.localdate())
     today = Gift.objects.filter(sender_id=sender_id, created_at__gte=start).aggregate(
         count=Count("id"), amount=Sum("amount", filter=Q(asset_id=asset_code), default=0)
     )

@@ -5,7 +5,7 @@ import hashlib
 import orjson
 from django.db.models import F, OuterRef, QuerySet, Subquery
 
-from core.json_sql import JSONDateTime, JSONIdentifier, JSONObjectBytes, JSONString
+from core.json_sql import JSONKey, JSONKind, JSONObjectBytes
 from core.selectors import backpack_version
 from items.exceptions import ItemNotFound
 from items.models import ItemInstance, ItemInstanceEvent, ItemStatus
@@ -40,6 +40,32 @@ def item_events(*, item_id: int) -> QuerySet:
     return ItemInstanceEvent.objects.filter(item_id=item_id).order_by("-id")
 
 
+# A backpack item's JSON, key by key in the order the API has always sent: the SQL of `backpack_items_json`
+# and the schema's items.api.serializers.BackpackItemOutputSerializer are both built from it.
+BACKPACK_ITEM_KEYS = (
+    JSONKey("item_type", JSONKind.IDENTIFIER),
+    JSONKey("name", JSONKind.STRING),
+    JSONKey("status", JSONKind.IDENTIFIER),
+    JSONKey("locked_at", JSONKind.DATETIME, nullable=True),
+    JSONKey("expires_at", JSONKind.DATETIME, nullable=True),
+    JSONKey("created_at", JSONKind.DATETIME),
+    JSONKey("updated_at", JSONKind.DATETIME),
+    JSONKey("item_instance_id", JSONKind.INTEGER, column="id"),
+    JSONKey(
+        "locked_by_order_id",
+        JSONKind.STRING,
+        column="locked_by",
+        nullable=True,
+        help_text=(
+            "Named so for existing clients, it holds whatever locks the item, as '<kind>:<reference>': "
+            "'redemption:<order uuid>' for a pending redemption order, 'market:<listing id>' for a "
+            "listing on sale. Null when the item is not locked."
+        ),
+    ),
+    JSONKey("meta", JSONKind.JSON),
+)
+
+
 def backpack_items_json(*, owner_id: int, status: str | None = None, item_type: str | None = None) -> bytes:
     """The owner's available and locked items, newest first, as the JSON array the API sends (one query).
 
@@ -49,21 +75,7 @@ def backpack_items_json(*, owner_id: int, status: str | None = None, item_type: 
     items = ItemInstance.objects.filter(owner_id=owner_id, status__in=[status] if status else BACKPACK_STATUSES)
     if item_type:
         items = items.filter(item_type=item_type)
-    rows = items.order_by("-created_at", "-id").values_list(
-        JSONObjectBytes(
-            item_type=JSONIdentifier("item_type"),
-            name=JSONString("name"),
-            status=JSONIdentifier("status"),
-            locked_at=JSONDateTime("locked_at"),
-            expires_at=JSONDateTime("expires_at"),
-            created_at=JSONDateTime("created_at"),
-            updated_at=JSONDateTime("updated_at"),
-            item_instance_id=F("id"),
-            locked_by_order_id=JSONString("locked_by"),
-            meta=F("meta"),
-        ),
-        flat=True,
-    )
+    rows = items.order_by("-created_at", "-id").values_list(JSONObjectBytes.of(BACKPACK_ITEM_KEYS), flat=True)
     return b"[" + b",".join(rows) + b"]"
 
 

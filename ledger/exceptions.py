@@ -1,4 +1,5 @@
 from core.errors import Conflict, InvalidInput, NotFound
+from core.errors import IdempotencyConflict as IdempotencyConflict  # the one class of its code, re-exported
 
 
 class InvalidEntry(InvalidInput):
@@ -6,9 +7,14 @@ class InvalidEntry(InvalidInput):
     default_message = "The journal entry is not valid."
 
 
+NO_SUCH_ASSET = "No asset has this code."
+
+
 class UnknownAsset(InvalidInput):
+    """An asset code given in a request's body or query that the catalog does not have: 400."""
+
     code = "unknown_asset"
-    default_message = "No asset has this code."
+    default_message = NO_SUCH_ASSET
 
 
 class AccountNotFound(NotFound):
@@ -19,11 +25,6 @@ class AccountNotFound(NotFound):
 class InsufficientBalance(Conflict):
     code = "insufficient_balance"
     default_message = "The available balance is too low."
-
-
-class IdempotencyConflict(Conflict):
-    code = "idempotency_conflict"
-    default_message = "This business key was already used for a different request."
 
 
 class HoldNotOpen(Conflict):
@@ -42,5 +43,8 @@ class IssuanceLimitExceeded(Conflict):
 
 
 class AssetNotFound(NotFound):
+    """The asset a URL names (`assets/{code}`) is not in the catalog: 404. Other apps' services, whose callers
+    give the code as a field, re-raise it as UnknownAsset."""
+
     code = "asset_not_found"
-    default_message = "No asset has this code."
+    default_message = NO_SUCH_ASSET

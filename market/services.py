@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
 from core.db import atomic_with_retry, insert_one, update_one
+from core.keys import KEY_RULE, is_idempotency_key
 from core.locks import user_lock
 from core.services import events_record
 from core.sweeps import Sweep, after_each_batch
@@ -143,8 +144,8 @@ def listing_purchase(
     check costs nothing on the way to a purchase: the entry's unique business key is it, and the
     refusals that can come before the entry (sold out since, say) look for the original trade first.
     """
-    if not idempotency_key or len(idempotency_key) > 64:
-        raise InvalidListing("An idempotency key of 1 to 64 characters is required.")
+    if not is_idempotency_key(idempotency_key):
+        raise InvalidListing(f"An idempotency key of {KEY_RULE} is required.")
     listing = listing_lock(listing_id=listing_id)
     if listing is None:
         raise ListingNotFound(listing_id=listing_id)

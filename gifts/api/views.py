@@ -5,6 +5,7 @@ from rest_framework.response import Response
 from rest_framework.utils.urls import replace_query_param
 
 from core.api import created_or_replayed
+from core.keys import is_idempotency_key
 from core.viewsets import ApiViewSet
 from gifts import selectors, services
 from gifts.api.serializers import (
@@ -32,7 +33,7 @@ class GiftViewSet(ListModelMixin, ApiViewSet):
     )
     def create(self, request):
         key = request.headers.get("Idempotency-Key")
-        if key is None or not services.IDEMPOTENCY_KEY.match(key):
+        if not is_idempotency_key(key):
             raise serializers.ValidationError({"Idempotency-Key": ["Required: 1 to 64 characters of [A-Za-z0-9_.:-]."]})
         data = GiftCreateInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,8 +1,8 @@
 from rest_framework import serializers
 
-from core.api import DateTimeInputField, MetaField, QueryFilterSerializer, UserIdField
+from core.api import DateTimeInputField, MetaField, QueryFilterSerializer, UserIdField, json_object_serializer
 from items.models import ItemStatus, ItemType
-from items.selectors import BACKPACK_STATUSES
+from items.selectors import BACKPACK_ITEM_KEYS, BACKPACK_STATUSES
 from ledger.api.serializers import BalanceOutputSerializer
 
 
@@ -40,26 +40,11 @@ class BackpackFilterSerializer(QueryFilterSerializer):
     item_type = serializers.ChoiceField(choices=ItemType.choices, required=False)
 
 
-class BackpackItemOutputSerializer(serializers.Serializer):
-    """The shape of a backpack item (documentation only: the view sends plain dicts)."""
-
-    item_instance_id = serializers.IntegerField()
-    item_type = serializers.CharField()
-    name = serializers.CharField()
-    status = serializers.CharField()
-    meta = serializers.JSONField()
-    locked_by_order_id = serializers.CharField(
-        allow_null=True,
-        help_text=(
-            "Named so for existing clients, it holds whatever locks the item, as '<kind>:<reference>': "
-            "'redemption:<order uuid>' for a pending redemption order, 'market:<listing id>' for a "
-            "listing on sale. Null when the item is not locked."
-        ),
-    )
-    locked_at = serializers.DateTimeField(allow_null=True)
-    expires_at = serializers.DateTimeField(allow_null=True)
-    created_at = serializers.DateTimeField()
-    updated_at = serializers.DateTimeField()
+BackpackItemOutputSerializer = json_object_serializer(
+    "BackpackItemOutputSerializer",
+    BACKPACK_ITEM_KEYS,
+    doc="The shape of a backpack item (documentation only: the database writes it, items.selectors.BACKPACK_ITEM_KEYS).",
+)
 
 
 class BackpackOutputSerializer(serializers.Serializer):

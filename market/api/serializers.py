@@ -1,7 +1,7 @@
 from rest_framework import serializers
 
 from core.api import MAX_ID, AmountField, AssetCodeField, IdField, QueryFilterSerializer
-from core.idempotency import KEY_PATTERN
+from core.keys import KEY_PATTERN
 from items.choices import ItemType
 from market.models import ListingStatus, ListingType
 
