@@ -3,8 +3,7 @@
 import pytest
 from django.test import Client
 
-from tests.factories import PASSWORD, StaffFactory
-from tests.redemption.conftest import make_staff
+from tests.factories import PASSWORD, MerchantFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -35,8 +34,8 @@ def test_the_index_links_the_operations_dashboard_prices_and_settlement(client):
     assert 'href="/admin/redemption/merchant/settlement/"' in html
 
 
-def test_merchant_staff_land_on_the_verify_page_after_logging_in(client):
-    staff = make_staff_of_a_merchant()
+def test_merchant_staff_land_on_the_verify_page_after_logging_in(client, staff_for):
+    staff = staff_for(MerchantFactory())
 
     response = log_in(client, staff)
 
@@ -44,8 +43,8 @@ def test_merchant_staff_land_on_the_verify_page_after_logging_in(client):
     assert response["Location"] == VERIFY
 
 
-def test_merchant_staff_asking_for_another_page_go_there(client):
-    staff = make_staff_of_a_merchant()
+def test_merchant_staff_asking_for_another_page_go_there(client, staff_for):
+    staff = staff_for(MerchantFactory())
 
     response = log_in(client, staff, next="/admin/password_change/")
 
@@ -58,15 +57,9 @@ def test_operators_land_on_the_index(client):
     assert response["Location"] == "/admin/"
 
 
-def test_a_failed_login_stays_on_the_form(client):
-    staff = make_staff_of_a_merchant()
+def test_a_failed_login_stays_on_the_form(client, staff_for):
+    staff = staff_for(MerchantFactory())
 
     response = client.post("/admin/login/", {"username": staff.username, "password": "wrong"})
 
     assert response.status_code == 200
-
-
-def make_staff_of_a_merchant():
-    from tests.factories import MerchantFactory
-
-    return make_staff(MerchantFactory())

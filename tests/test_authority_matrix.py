@@ -19,7 +19,6 @@ from market.models import MarketListing
 from market.services import listing_create
 from redemption.models import RedemptionOrder
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create
-from tests.conftest import give_item, grant
 from tests.factories import PASSWORD, IssuerFactory, OperatorFactory, StaffFactory, UserFactory
 from tests.test_api_contract import api_routes
 
@@ -46,7 +45,7 @@ class World:
 
 
 @pytest.fixture
-def world(db) -> World:
+def world(db, give_item, grant) -> World:
     users = {
         "owner": UserFactory(),
         "other_customer": UserFactory(),

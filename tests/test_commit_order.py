@@ -19,7 +19,6 @@ from ledger.models import JournalLeg
 from market.services import listing_create
 from operations.models import WebhookEndpoint
 from operations.webhooks import deliveries_claim, events_fan_out
-from tests.conftest import give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -82,7 +81,7 @@ def test_an_event_that_commits_after_a_newer_one_is_published_once_after_it():
     assert [[delivery.event_id for delivery in claim] for claim in claims] == [[on_time], [late], []]
 
 
-def test_a_listing_that_commits_late_is_never_shown_twice_and_a_new_first_page_shows_it(client_for):
+def test_a_listing_that_commits_late_is_never_shown_twice_and_a_new_first_page_shows_it(client_for, give_item):
     sellers = [UserFactory() for _ in range(4)]
     items = [give_item(seller) for seller in sellers]
 
@@ -106,7 +105,7 @@ def test_a_listing_that_commits_late_is_never_shown_twice_and_a_new_first_page_s
     assert ids(again) == [newer.pk, late.pk, older.pk, oldest.pk]
 
 
-def test_a_users_postings_commit_in_the_order_of_their_ids():
+def test_a_users_postings_commit_in_the_order_of_their_ids(grant):
     """What keeps the activity feed's cursor from passing a row of the user that commits later."""
     user = UserFactory()
 

@@ -9,7 +9,6 @@ from ledger.exceptions import UnknownAsset
 from ledger.models import JournalEntry
 from ledger.services import asset_grant, hold_create
 from market.services import listing_create, listing_purchase
-from tests.conftest import available, grant, issuer_account
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,14 +34,12 @@ def test_client_chosen_keys_have_a_binary_collation(table, column):
     assert collation in ("utf8mb4_nopad_bin", "utf8mb4_bin")
 
 
-def test_an_asset_code_in_another_case_is_unknown_to_every_writer(user):
+def test_an_asset_code_in_another_case_is_unknown_to_every_writer(user, available, grant, issuer):
     grant(user, "DIAMOND", 10)
     grant(user, "red_shard", 10)
 
     with pytest.raises(UnknownAsset):
-        asset_grant(
-            actor=issuer_account(), user_id=user.pk, asset_code="diamond", amount=1, business_type="t", business_id="1"
-        )
+        asset_grant(actor=issuer, user_id=user.pk, asset_code="diamond", amount=1, business_type="t", business_id="1")
     with pytest.raises(UnknownAsset):
         hold_create(user_id=user.pk, asset_code="RED_SHARD", amount=1, business_type="t", business_id="2")
     with pytest.raises(UnknownAsset):
@@ -50,10 +47,10 @@ def test_an_asset_code_in_another_case_is_unknown_to_every_writer(user):
     assert available(user) == 10 and available(user, "red_shard") == 10
 
 
-def test_grants_whose_business_ids_differ_in_case_are_two_grants(user):
+def test_grants_whose_business_ids_differ_in_case_are_two_grants(user, available, issuer):
     for business_id in ("Prize-1", "prize-1"):
         asset_grant(
-            actor=issuer_account(),
+            actor=issuer,
             user_id=user.pk,
             asset_code="DIAMOND",
             amount=5,
@@ -65,16 +62,16 @@ def test_grants_whose_business_ids_differ_in_case_are_two_grants(user):
     assert JournalEntry.objects.filter(business_type="grant:lottery_prize").count() == 2
 
 
-def test_item_grants_whose_references_differ_in_case_are_two_items(user):
+def test_item_grants_whose_references_differ_in_case_are_two_items(user, issuer):
     items = [
-        item_grant(actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="x", source="t", source_ref=ref)
+        item_grant(actor=issuer, owner_id=user.pk, item_type="voucher", name="x", source="t", source_ref=ref)
         for ref in ("Ref-1", "ref-1")
     ]
 
     assert items[0][0].pk != items[1][0].pk and items[1][1]
 
 
-def test_purchase_keys_that_differ_in_case_are_two_purchases(user):
+def test_purchase_keys_that_differ_in_case_are_two_purchases(user, available, grant):
     buyer = UserFactory()
     grant(user, "red_shard", 10)
     grant(buyer, "DIAMOND", 100)

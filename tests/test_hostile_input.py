@@ -15,7 +15,6 @@ from core.parsers import PayloadTooLarge, StrictJSONParser
 from items.models import ItemInstance
 from ledger.models import Balance, JournalEntry
 from market.models import MarketListing
-from tests.conftest import give_item, grant
 from tests.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db
@@ -225,7 +224,7 @@ def test_item_meta_nested_too_deep_is_a_400_not_a_missing_owner(operator, user):
     assert "meta" in error_of(operator.post("/api/v4/grants/items", body, format="json"), 400)["details"]
 
 
-def test_an_asset_code_in_another_case_is_unknown_even_with_a_balance_of_the_real_one(operator, user):
+def test_an_asset_code_in_another_case_is_unknown_even_with_a_balance_of_the_real_one(operator, user, grant):
     grant(user, "DIAMOND", 10)
     body = {"user_id": user.pk, "asset_code": "diamond", "amount": 5, "business_type": "prize", "business_id": "c"}
 
@@ -236,7 +235,7 @@ def test_an_asset_code_in_another_case_is_unknown_even_with_a_balance_of_the_rea
     assert set(JournalEntry.objects.values_list("legs__asset_id", flat=True)) == {"DIAMOND"}
 
 
-def test_listing_for_a_price_in_another_case_is_an_unknown_asset(customer, user):
+def test_listing_for_a_price_in_another_case_is_an_unknown_asset(customer, user, grant):
     grant(user, "red_shard", 5)
     body = {"asset_code": "red_shard", "quantity": 1, "unit_price": 1, "price_asset_code": "diamond"}
 
@@ -265,7 +264,7 @@ def test_a_crash_in_a_view_is_a_500_in_the_envelope_without_its_text(customer, u
     assert "secret internals" in caplog.text  # logged once, for the operators
 
 
-def test_an_expired_item_cannot_be_listed(customer, user):
+def test_an_expired_item_cannot_be_listed(customer, user, give_item):
     from datetime import timedelta
 
     from django.utils import timezone

@@ -27,9 +27,7 @@ from market.services import listing_cancel, listing_create, listing_purchase, li
 from operations.models import Alert
 from redemption.models import OrderStatus, RedemptionOrder
 from redemption.services import order_create, order_fulfil, orders_expire
-from tests.conftest import available, frozen, give_item, grant, issuer_account
 from tests.factories import PASSWORD, IssuerFactory, MerchantFactory, OperatorFactory, StaffFactory, UserFactory
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -47,22 +45,30 @@ def grant_body(user, **overrides) -> dict:
     return {"user_id": user.pk, "asset_code": "red_shard", "amount": 1, "business_id": "1", **overrides}
 
 
-def old_grant(user, *, business_type: str, business_id: str, meta: dict | None = None, amount: int = 1):
-    """An entry as a grant could write it before grants had their own namespace: the type as given."""
-    return balance_change(
-        user_id=user.pk,
-        asset_code="red_shard",
-        delta=amount,
-        business_type=business_type,
-        business_id=business_id,
-        meta=meta,
-        actor_id=issuer_account().pk,
-    ).entry
+@pytest.fixture
+def old_grant(issuer):
+    def old_grant(user, *, business_type: str, business_id: str, meta: dict | None = None, amount: int = 1):
+        """An entry as a grant could write it before grants had their own namespace: the type as given."""
+        return balance_change(
+            user_id=user.pk,
+            asset_code="red_shard",
+            delta=amount,
+            business_type=business_type,
+            business_id=business_id,
+            meta=meta,
+            actor_id=issuer.pk,
+        ).entry
+
+    return old_grant
 
 
-def listing_of(seller, quantity=20) -> MarketListing:
-    grant(seller, "red_shard", quantity)
-    return listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=quantity, unit_price=5)
+@pytest.fixture
+def listing_of(grant):
+    def listing_of(seller, quantity=20) -> MarketListing:
+        grant(seller, "red_shard", quantity)
+        return listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=quantity, unit_price=5)
+
+    return listing_of
 
 
 def past_expiry(listing: MarketListing) -> None:
@@ -73,7 +79,9 @@ def past_expiry(listing: MarketListing) -> None:
 
 
 @pytest.mark.parametrize("business_type", ["market_listing_cancelled", "market_listing_expired"])
-def test_a_grant_named_as_a_listings_release_leaves_the_cancel_alone(user, other_user, business_type):
+def test_a_grant_named_as_a_listings_release_leaves_the_cancel_alone(
+    user, other_user, business_type, available, frozen, listing_of
+):
     listing = listing_of(user)
 
     granted = as_server(IssuerFactory()).post(
@@ -87,7 +95,7 @@ def test_a_grant_named_as_a_listings_release_leaves_the_cancel_alone(user, other
     assert (available(user, "red_shard"), frozen(user, "red_shard")) == (20, 0)
 
 
-def test_an_operators_grant_cannot_take_the_next_listings_hold(user):
+def test_an_operators_grant_cannot_take_the_next_listings_hold(user, frozen, listing_of):
     listing = listing_of(user, quantity=5)
     next_key = str(listing.pk + 1)
 
@@ -104,8 +112,7 @@ def test_an_operators_grant_cannot_take_the_next_listings_hold(user):
     assert following.status == ListingStatus.ON_SALE and frozen(user, "red_shard") == 10
 
 
-def test_a_grant_made_before_the_namespace_is_replayed_not_minted_again(user):
-    issuer = issuer_account()
+def test_a_grant_made_before_the_namespace_is_replayed_not_minted_again(user, available, issuer, old_grant):
     entry = old_grant(user, business_type="lottery", business_id="draw-1", meta={"draw": 1}, amount=3)
 
     replay = asset_grant(
@@ -133,10 +140,10 @@ def test_a_grant_made_before_the_namespace_is_replayed_not_minted_again(user):
 
 
 @pytest.mark.parametrize("business_type", ["lottery\n", "x" * 59, "Lottery", "grant:x"])
-def test_the_grant_service_refuses_a_type_outside_its_namespace(user, business_type):
+def test_the_grant_service_refuses_a_type_outside_its_namespace(user, business_type, issuer):
     with pytest.raises(Exception) as refusal:
         asset_grant(
-            actor=issuer_account(),
+            actor=issuer,
             user_id=user.pk,
             asset_code="red_shard",
             amount=1,
@@ -165,7 +172,7 @@ def sweep_alerts(sweep: str) -> list[Alert]:
     return list(Alert.objects.filter(source="sweep", details__sweep=sweep))
 
 
-def test_expire_listings_goes_on_past_a_listing_whose_release_key_was_taken(user):
+def test_expire_listings_goes_on_past_a_listing_whose_release_key_was_taken(user, listing_of, old_grant):
     poisoned, later = listing_of(user), listing_of(user)
     old_grant(user, business_type="market_listing_expired", business_id=str(poisoned.pk))
     past_expiry(poisoned)
@@ -181,7 +188,7 @@ def test_expire_listings_goes_on_past_a_listing_whose_release_key_was_taken(user
     assert "IdempotencyConflict" in alert.details["failures"][0]["error"]
 
 
-def test_expire_items_goes_on_past_an_item_whose_holder_cannot_be_closed(user):
+def test_expire_items_goes_on_past_an_item_whose_holder_cannot_be_closed(user, give_item, listing_of, old_grant):
     poisoned_listing = listing_of(user)
     old_grant(user, business_type="market_listing_expired", business_id=str(poisoned_listing.pk))
     poisoned, later = give_item(user), give_item(user)
@@ -200,7 +207,7 @@ def test_expire_items_goes_on_past_an_item_whose_holder_cannot_be_closed(user):
     assert alert.details["rows"] == [str(poisoned.pk)]
 
 
-def test_expire_redemption_orders_goes_on_past_an_order_that_cannot_be_closed(user):
+def test_expire_redemption_orders_goes_on_past_an_order_that_cannot_be_closed(user, give_item):
     poisoned_item, later_item = give_item(user), give_item(user)
     poisoned = order_create(item_id=poisoned_item.pk, user_id=user.pk).order
     later = order_create(item_id=later_item.pk, user_id=user.pk).order
@@ -234,7 +241,7 @@ def feed_of(user) -> list[dict]:
         ("gift", "g3", {"gift_id": 2**70}),
     ],
 )
-def test_an_old_entry_with_a_services_type_shows_as_the_grant_it_was(user, business_type, business_id, meta):
+def test_an_old_entry_with_a_services_type_shows_as_the_grant_it_was(user, business_type, business_id, meta, old_grant):
     old_grant(user, business_type=business_type, business_id=business_id, meta=meta)
 
     [row] = feed_of(user)
@@ -242,12 +249,12 @@ def test_an_old_entry_with_a_services_type_shows_as_the_grant_it_was(user, busin
     assert (row["kind"], row["counterparty"], row["message"]) == ("grant", None, None)
 
 
-def test_a_gifts_message_reaches_only_its_sender_and_recipient(alice, bob):
+def test_a_gifts_message_reaches_only_its_sender_and_recipient(alice, bob, grant, issuer, old_grant):
     grant(alice, "red_shard", 5)
     gift = gift_send(
         actor=alice, to_username=bob.username, idempotency_key="k", asset_code="red_shard", amount=2, message="secret"
     ).gift
-    snoop, issuer = UserFactory(), issuer_account()
+    snoop = UserFactory()
     old_grant(issuer, business_type="gift", business_id="leak-1", meta={"gift_id": gift.pk})
     old_grant(snoop, business_type="gift", business_id="leak-2", meta={"gift_id": gift.pk})
 
@@ -257,7 +264,7 @@ def test_a_gifts_message_reaches_only_its_sender_and_recipient(alice, bob):
     assert ("gift_sent", "secret", "b***") in [(r["kind"], r["message"], r["counterparty"]) for r in feed_of(alice)]
 
 
-def test_a_trade_in_the_feed_is_told_by_the_trade(alice, bob):
+def test_a_trade_in_the_feed_is_told_by_the_trade(alice, bob, grant, listing_of):
     listing = listing_of(alice, quantity=2)
     grant(bob, "DIAMOND", 100)
     listing_purchase(listing_id=listing.pk, buyer_id=bob.pk, quantity=1, idempotency_key="k")
@@ -296,8 +303,10 @@ def test_the_admin_grant_form_refuses_a_value_that_is_no_face_value(user):
 
 
 @pytest.mark.parametrize("value", ["²", "9" * 30, -5000])
-def test_an_old_voucher_with_a_bad_value_is_redeemed_without_one_and_the_admin_shows_it(user, value):
-    merchant_staff = make_staff(MerchantFactory())
+def test_an_old_voucher_with_a_bad_value_is_redeemed_without_one_and_the_admin_shows_it(
+    user, value, give_item, staff_for
+):
+    merchant_staff = staff_for(MerchantFactory())
     item = give_item(user)
     ItemInstance.objects.filter(pk=item.pk).update(meta={"value": value})
     order = order_fulfil(code=order_create(item_id=item.pk, user_id=user.pk).code, staff_user_id=merchant_staff.pk)
@@ -340,7 +349,7 @@ def test_the_migration_reports_a_legacy_row_whose_value_is_no_face_value(user):
 
 
 @pytest.mark.parametrize("how", ["group", "key"])
-def test_a_customer_cannot_gift_to_a_service_account(user, how):
+def test_a_customer_cannot_gift_to_a_service_account(user, how, available, grant):
     service = IssuerFactory() if how == "group" else UserFactory()
     if how == "key":
         IssuerKey.objects.create_key(name="engine", issuer=service)

@@ -12,7 +12,6 @@ from market.models import ListingStatus, MarketListing, MarketTrade
 from market.services import listing_create
 from redemption.models import OrderStatus, RedemptionOrder
 from redemption.services import merchant_staff_add, order_fulfil, order_lookup
-from tests.conftest import available, give_item, grant, run_in_threads
 from tests.factories import MerchantFactory, StaffFactory, UserFactory
 
 LISTINGS = "/api/v4/market/listings"
@@ -31,14 +30,14 @@ def post(api, url, body=None, key=None):
 
 
 @pytest.fixture
-def seller(db):
+def seller(db, grant):
     seller = UserFactory()
     grant(seller, "red_shard", 100)
     return seller
 
 
 @pytest.mark.django_db
-def test_a_retried_listing_gets_the_original_response_and_makes_one_listing(seller):
+def test_a_retried_listing_gets_the_original_response_and_makes_one_listing(seller, available):
     api = client(seller)
 
     first = post(api, LISTINGS, SHARDS, key="list-1")
@@ -95,7 +94,7 @@ def test_a_malformed_key_is_a_400_and_creates_nothing(seller, key):
 
 
 @pytest.mark.django_db
-def test_keys_belong_to_their_caller(seller):
+def test_keys_belong_to_their_caller(seller, grant):
     other = UserFactory()
     grant(other, "red_shard", 10)
 
@@ -107,7 +106,7 @@ def test_keys_belong_to_their_caller(seller):
 
 
 @pytest.mark.django_db
-def test_a_refused_request_is_not_remembered_so_its_retry_can_succeed(db):
+def test_a_refused_request_is_not_remembered_so_its_retry_can_succeed(db, grant):
     poor = UserFactory()
     api = client(poor)
 
@@ -132,7 +131,7 @@ def test_without_a_key_every_request_is_a_new_one(seller):
 
 
 @pytest.mark.django_db
-def test_a_retried_purchase_is_charged_once_and_answered_its_original_201(seller):
+def test_a_retried_purchase_is_charged_once_and_answered_its_original_201(seller, available, grant):
     buyer = UserFactory()
     grant(buyer, "DIAMOND", 100)
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=10)
@@ -150,7 +149,7 @@ def test_a_retried_purchase_is_charged_once_and_answered_its_original_201(seller
 
 
 @pytest.mark.django_db
-def test_the_markets_own_key_still_answers_a_purchase_whose_record_was_purged(seller):
+def test_the_markets_own_key_still_answers_a_purchase_whose_record_was_purged(seller, available, grant):
     buyer = UserFactory()
     grant(buyer, "DIAMOND", 100)
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=10)
@@ -180,7 +179,7 @@ def test_a_retried_cancel_is_answered_like_the_first(seller):
 
 
 @pytest.mark.django_db
-def test_a_retried_redemption_order_gets_the_same_working_code_which_is_never_stored(user):
+def test_a_retried_redemption_order_gets_the_same_working_code_which_is_never_stored(user, give_item):
     item = give_item(user)
     api = client(user)
     url = f"/api/v4/items/{item.pk}/redemption-orders"
@@ -202,7 +201,7 @@ def test_a_retried_redemption_order_gets_the_same_working_code_which_is_never_st
 
 
 @pytest.mark.django_db
-def test_a_new_key_for_the_same_item_is_a_new_code_as_before(user):
+def test_a_new_key_for_the_same_item_is_a_new_code_as_before(user, give_item):
     item = give_item(user)
     api = client(user)
     url = f"/api/v4/items/{item.pk}/redemption-orders"
@@ -228,7 +227,7 @@ def test_records_older_than_the_ttl_are_purged(seller, settings):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_eight_concurrent_identical_requests_make_one_listing_and_get_one_answer():
+def test_eight_concurrent_identical_requests_make_one_listing_and_get_one_answer(available, grant, run_in_threads):
     seller = UserFactory()
     grant(seller, "red_shard", 100)
 

@@ -16,7 +16,6 @@ from ledger.services import asset_grant
 from market.services import listing_create, listing_purchase
 from operations.reconciliation import reconciliation_run
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create, order_fulfil
-from tests.conftest import execute_sql, give_item, grant, issuer_account
 from tests.factories import StaffFactory, UserFactory
 
 
@@ -27,9 +26,9 @@ def events(event_type=None) -> list[dict]:
     return list(rows.values_list("data", flat=True))
 
 
-def test_a_grant_records_asset_granted_with_it(user):
+def test_a_grant_records_asset_granted_with_it(user, issuer):
     result = asset_grant(
-        actor=issuer_account(),
+        actor=issuer,
         user_id=user.pk,
         asset_code="DIAMOND",
         amount=50,
@@ -43,7 +42,7 @@ def test_a_grant_records_asset_granted_with_it(user):
             "user_id": user.pk,
             "asset_code": "DIAMOND",
             "amount": 50,
-            "actor_id": issuer_account().pk,
+            "actor_id": issuer.pk,
             "business_type": "lottery_prize",
             "business_id": "draw-1",
             "meta": None,
@@ -51,10 +50,8 @@ def test_a_grant_records_asset_granted_with_it(user):
     ]
 
 
-def test_a_replayed_grant_records_nothing_more(user):
-    grant_once = dict(
-        actor=issuer_account(), user_id=user.pk, asset_code="DIAMOND", amount=5, business_type="t", business_id="1"
-    )
+def test_a_replayed_grant_records_nothing_more(user, issuer):
+    grant_once = dict(actor=issuer, user_id=user.pk, asset_code="DIAMOND", amount=5, business_type="t", business_id="1")
     asset_grant(**grant_once)
 
     asset_grant(**grant_once)
@@ -62,11 +59,9 @@ def test_a_replayed_grant_records_nothing_more(user):
     assert len(events(EventType.ASSET_GRANTED)) == 1
 
 
-def test_a_change_rolled_back_leaves_no_event(user):
+def test_a_change_rolled_back_leaves_no_event(user, give_item, issuer):
     with pytest.raises(RuntimeError), transaction.atomic():
-        asset_grant(
-            actor=issuer_account(), user_id=user.pk, asset_code="DIAMOND", amount=5, business_type="t", business_id="1"
-        )
+        asset_grant(actor=issuer, user_id=user.pk, asset_code="DIAMOND", amount=5, business_type="t", business_id="1")
         give_item(user)
         raise RuntimeError("the caller's transaction fails after the change")
 
@@ -74,13 +69,11 @@ def test_a_change_rolled_back_leaves_no_event(user):
     assert not JournalEntry.objects.filter(business_type="t").exists()
 
 
-def test_a_refused_grant_leaves_no_event(user, settings):
+def test_a_refused_grant_leaves_no_event(user, settings, issuer):
     settings.ISSUANCE_LIMITS = {"*": {"per_grant": 10, "per_day": 100}}
 
     with pytest.raises(IssuanceLimitExceeded):
-        asset_grant(
-            actor=issuer_account(), user_id=user.pk, asset_code="DIAMOND", amount=11, business_type="t", business_id="1"
-        )
+        asset_grant(actor=issuer, user_id=user.pk, asset_code="DIAMOND", amount=11, business_type="t", business_id="1")
 
     assert OutboxEvent.objects.count() == 0
 
@@ -96,7 +89,7 @@ def test_an_unknown_event_type_is_refused(db):
         events_record(events=[Event("item.teleported", {})])
 
 
-def test_an_item_grant_records_item_granted(user):
+def test_an_item_grant_records_item_granted(user, give_item):
     item = give_item(user, merchant_code="M1")
 
     (data,) = events(EventType.ITEM_GRANTED)
@@ -112,7 +105,7 @@ def test_an_item_grant_records_item_granted(user):
     }
 
 
-def test_the_expiry_sweep_and_staff_expiry_record_item_expired(user):
+def test_the_expiry_sweep_and_staff_expiry_record_item_expired(user, give_item):
     past = timezone.now() - timedelta(minutes=1)
     swept = give_item(user, expires_at=past)
     by_staff = give_item(user)
@@ -123,7 +116,7 @@ def test_the_expiry_sweep_and_staff_expiry_record_item_expired(user):
     assert [data["item_id"] for data in events(EventType.ITEM_EXPIRED)] == [swept.pk, by_staff.pk]
 
 
-def test_items_expiring_within_three_days_are_announced_once(user):
+def test_items_expiring_within_three_days_are_announced_once(user, give_item):
     now = timezone.now()
     soon = give_item(user, expires_at=now + timedelta(days=2))
     give_item(user, expires_at=now + timedelta(days=4))
@@ -135,7 +128,7 @@ def test_items_expiring_within_three_days_are_announced_once(user):
     assert [data["item_id"] for data in events(EventType.ITEM_EXPIRING_SOON)] == [soon.pk]
 
 
-def test_a_purchase_records_trade_settled_and_the_last_one_listing_sold(user, other_user):
+def test_a_purchase_records_trade_settled_and_the_last_one_listing_sold(user, other_user, grant):
     grant(user, "red_shard", 10)
     grant(other_user, "DIAMOND", 1000)
     listing = listing_create(seller_id=user.pk, asset_code="red_shard", quantity=3, unit_price=10)
@@ -169,7 +162,7 @@ def test_a_purchase_records_trade_settled_and_the_last_one_listing_sold(user, ot
     assert (sold["listing_id"], sold["quantity"], sold["seller_id"]) == (listing.pk, 3, user.pk)
 
 
-def test_a_fulfilled_code_records_code_redeemed_without_the_code(user):
+def test_a_fulfilled_code_records_code_redeemed_without_the_code(user, give_item):
     merchant = merchant_get_or_create(code="M9", name="Noodles")
     staff = StaffFactory()
     merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
@@ -187,7 +180,7 @@ def test_a_fulfilled_code_records_code_redeemed_without_the_code(user):
     assert issued.code not in str(data) and issued.code.replace("-", "") not in str(data)
 
 
-def test_a_failed_reconciliation_records_reconciliation_failed(user):
+def test_a_failed_reconciliation_records_reconciliation_failed(user, execute_sql, grant):
     grant(user, "DIAMOND", 10)
     execute_sql(
         "UPDATE account_asset_balances SET available_amount = 11 WHERE asset_code = 'DIAMOND' AND allows_negative = 0"
@@ -200,7 +193,7 @@ def test_a_failed_reconciliation_records_reconciliation_failed(user):
     assert data["discrepancy_count"] == run.discrepancy_count > 0
 
 
-def test_a_clean_reconciliation_records_nothing(user):
+def test_a_clean_reconciliation_records_nothing(user, grant):
     grant(UserFactory(), "DIAMOND", 10)
 
     reconciliation_run()

@@ -17,7 +17,6 @@ from rest_framework_simplejwt.tokens import AccessToken
 
 from market.services import listing_create
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create
-from tests.conftest import give_item, grant
 from tests.factories import OperatorFactory, UserFactory
 
 CONFIG = Path(__file__).parent / "schemathesis" / "schemathesis.toml"
@@ -61,7 +60,7 @@ def numbers(output: str) -> dict[str, int]:
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_schemathesis_finds_no_server_error_and_no_contradiction(live_server, capsys, tmp_path):
+def test_schemathesis_finds_no_server_error_and_no_contradiction(live_server, capsys, tmp_path, give_item, grant):
     customer, seller, operator = UserFactory(), UserFactory(), OperatorFactory()
     merchant = merchant_get_or_create(code="FUZZ01", name="Fuzz Noodles")
     merchant_staff_add(merchant_id=merchant.pk, user_id=operator.pk)

@@ -13,7 +13,6 @@ from core.db import atomic_with_retry
 from ledger.selectors import balance_get
 from ledger.services import balance_change
 from tests.factories import MerchantFactory
-from tests.redemption.conftest import make_staff
 
 LOST = OperationalError(2013, "Lost connection to server during query")
 
@@ -52,8 +51,8 @@ def test_the_database_away_is_a_503_in_the_envelope(api, monkeypatch, error):
 
 
 @pytest.mark.django_db
-def test_redis_away_is_a_503_at_the_counter(client_for, monkeypatch):
-    staff = make_staff(MerchantFactory())
+def test_redis_away_is_a_503_at_the_counter(client_for, monkeypatch, staff_for):
+    staff = staff_for(MerchantFactory())
     monkeypatch.setattr(limits.cache, "add", raising(redis.exceptions.ConnectionError("Connection refused")))
 
     response = client_for(staff).post("/api/v4/merchant/redemptions/lookup", {"code": "ABCD-EFGH-JKMN"}, format="json")

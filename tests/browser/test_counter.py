@@ -8,7 +8,6 @@ from selenium.webdriver.common.keys import Keys
 from items.models import ItemInstance, ItemStatus
 from redemption.services import merchant_staff_add, order_create
 from tests.browser.fake_camera import write_qr_video
-from tests.conftest import give_item
 from tests.factories import MerchantFactory, StaffFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
@@ -29,13 +28,19 @@ def customer():
     return UserFactory(first_name="Alice")
 
 
-def new_code(customer, name="Beef noodles") -> tuple[int, str]:
-    """A real order made by the product for a voucher worth ¥38.00: (item id, code)."""
-    voucher = give_item(customer, name=name)
-    return voucher.pk, order_create(item_id=voucher.pk, user_id=customer.pk).code
+@pytest.fixture
+def new_code(give_item):
+    def new_code(customer, name="Beef noodles") -> tuple[int, str]:
+        """A real order made by the product for a voucher worth ¥38.00: (item id, code)."""
+        voucher = give_item(customer, name=name)
+        return voucher.pk, order_create(item_id=voucher.pk, user_id=customer.pk).code
+
+    return new_code
 
 
-def test_merchant_staff_log_in_type_a_code_look_up_confirm_and_a_second_confirm_is_refused(page, cashier, customer):
+def test_merchant_staff_log_in_type_a_code_look_up_confirm_and_a_second_confirm_is_refused(
+    page, cashier, customer, new_code
+):
     item_id, code = new_code(customer)
 
     page.log_in(cashier)  # merchant staff land on the counter
@@ -70,7 +75,7 @@ def test_merchant_staff_log_in_type_a_code_look_up_confirm_and_a_second_confirm_
 
 
 def test_a_handheld_scanner_types_the_code_and_enter_then_the_field_is_ready_for_the_next_customer(
-    page, cashier, customer, timing
+    page, cashier, customer, timing, new_code
 ):
     _, code = new_code(customer)
     page.log_in(cashier)
@@ -93,7 +98,7 @@ def test_a_handheld_scanner_types_the_code_and_enter_then_the_field_is_ready_for
     assert page.find("#counter-totals .today").text == "1 · ¥38.00"
 
 
-def test_the_camera_reads_the_customers_qr_code_and_looks_it_up(page, cashier, customer, camera_file, timing):
+def test_the_camera_reads_the_customers_qr_code_and_looks_it_up(page, cashier, customer, camera_file, timing, new_code):
     _, code = new_code(customer, name="Dumplings")
     write_qr_video(camera_file, code)  # what the customer's phone shows
     page.log_in(cashier)
@@ -126,7 +131,7 @@ def test_a_refused_camera_falls_back_to_typing_with_a_message(page, cashier):
     assert not page.find("#camera-preview").is_displayed()
 
 
-def test_the_counter_fits_a_phone_and_its_controls_take_a_thumb(page, cashier, customer, artifacts):
+def test_the_counter_fits_a_phone_and_its_controls_take_a_thumb(page, cashier, customer, artifacts, new_code):
     _, code = new_code(customer)
     page.driver.set_window_size(390, 844)
     page.log_in(cashier)

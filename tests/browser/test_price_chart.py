@@ -7,13 +7,12 @@ from django.utils import timezone
 
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
-from tests.conftest import grant
 from tests.factories import StaffFactory, UserFactory
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True, serialized_rollback=True)]
 
 
-def test_the_price_chart_page_renders_a_year_of_trades(page, artifacts):
+def test_the_price_chart_page_renders_a_year_of_trades(page, artifacts, grant):
     seller, buyer = UserFactory(), UserFactory()
     grant(seller, "red_shard", 1000)
     grant(buyer, "DIAMOND", 1_000_000)

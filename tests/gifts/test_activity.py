@@ -12,7 +12,6 @@ from items.services import items_expire
 from ledger.services import balance_change
 from market.services import listing_create, listing_purchase
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create, order_fulfil
-from tests.conftest import give_item, grant
 from tests.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -21,7 +20,7 @@ ACTIVITY = "/api/v4/activity"
 
 
 @pytest.fixture
-def history(alice, bob):
+def history(alice, bob, give_item, grant):
     """Everything that can happen to alice's backpack, oldest first."""
     carol = UserFactory(username="carol")
     grant(alice, "DIAMOND", 1000)
@@ -108,7 +107,7 @@ def test_pages_follow_each_other_without_gaps_or_repeats(client_for, alice, hist
     assert [row for page in pages for row in page] == everything
 
 
-def test_what_happens_between_pages_does_not_shift_them(client_for, alice, history):
+def test_what_happens_between_pages_does_not_shift_them(client_for, alice, history, grant):
     api = client_for(alice)
     first = api.get(ACTIVITY, {"page_size": 5}).json()
     grant(alice, "green_shard", 1)

@@ -1,7 +1,6 @@
 import pytest
 
 from gifts.models import Gift
-from tests.conftest import available, give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -10,7 +9,7 @@ GIFTS = "/api/v4/gifts"
 
 
 @pytest.fixture
-def sender(user):
+def sender(user, grant):
     grant(user, "red_shard", 100)
     return user
 
@@ -24,7 +23,7 @@ def error_code(response) -> str:
     return response.json()["error"]["code"]
 
 
-def test_give_an_item(api, sender, other_user):
+def test_give_an_item(api, sender, other_user, give_item):
     item = give_item(sender, name="Dumplings")
 
     response = post(api, {"to_username": other_user.username, "item_instance_id": item.pk, "message": "Enjoy"})
@@ -46,7 +45,7 @@ def test_give_an_item(api, sender, other_user):
     }
 
 
-def test_give_an_amount_then_replay_it(api, sender, other_user):
+def test_give_an_amount_then_replay_it(api, sender, other_user, available):
     body = {"to_username": other_user.username, "asset_code": "red_shard", "amount": 7}
 
     first = post(api, body)
@@ -118,7 +117,7 @@ def test_no_gift_to_oneself(api, sender):
     assert (response.status_code, error_code(response)) == (409, "cannot_gift_to_self")
 
 
-def test_list_by_direction(client_for, sender, other_user):
+def test_list_by_direction(client_for, sender, other_user, grant):
     grant(other_user, "red_shard", 10)
     post(client_for(sender), {"to_username": other_user.username, "asset_code": "red_shard", "amount": 1})
     post(client_for(other_user), {"to_username": sender.username, "asset_code": "red_shard", "amount": 2})

@@ -11,30 +11,33 @@ from market.models import ListingStatus, MarketListing
 from market.services import listing_create
 from redemption.models import OrderStatus, RedemptionOrder
 from redemption.services import order_create
-from tests.conftest import available, give_item, grant, run_in_threads
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 PAIRS = 4  # items raced for at once: two threads each
 
 
-def race(owner, items, rival):
-    """For each item, a gift to a friend and `rival(item)` start together; returns [(gift outcome, rival outcome)]."""
-    friend = UserFactory()
+@pytest.fixture
+def race(run_in_threads):
+    def race(owner, items, rival):
+        """For each item, a gift to a friend and `rival(item)` start together; returns [(gift outcome, rival outcome)]."""
+        friend = UserFactory()
 
-    def act(index):
-        item = items[index // 2]
-        if index % 2 == 0:
-            return gift_send(
-                actor=owner, to_username=friend.username, idempotency_key=f"g{item.pk}", item_instance_id=item.pk
-            )
-        return rival(item)
+        def act(index):
+            item = items[index // 2]
+            if index % 2 == 0:
+                return gift_send(
+                    actor=owner, to_username=friend.username, idempotency_key=f"g{item.pk}", item_instance_id=item.pk
+                )
+            return rival(item)
 
-    results = run_in_threads(act, 2 * len(items))
-    return friend, [(results[i], results[i + 1]) for i in range(0, len(results), 2)]
+        results = run_in_threads(act, 2 * len(items))
+        return friend, [(results[i], results[i + 1]) for i in range(0, len(results), 2)]
+
+    return race
 
 
-def test_a_gift_racing_a_listing_of_the_same_item_has_one_winner():
+def test_a_gift_racing_a_listing_of_the_same_item_has_one_winner(give_item, race):
     owner = UserFactory()
     items = [give_item(owner) for _ in range(PAIRS)]
 
@@ -55,7 +58,7 @@ def test_a_gift_racing_a_listing_of_the_same_item_has_one_winner():
             assert not Gift.objects.filter(item_instance=item).exists()
 
 
-def test_a_gift_racing_a_redemption_order_of_the_same_item_has_one_winner():
+def test_a_gift_racing_a_redemption_order_of_the_same_item_has_one_winner(give_item, race):
     owner = UserFactory()
     items = [give_item(owner) for _ in range(PAIRS)]
 
@@ -74,7 +77,7 @@ def test_a_gift_racing_a_redemption_order_of_the_same_item_has_one_winner():
             assert not Gift.objects.filter(item_instance=item).exists()
 
 
-def test_two_gifts_of_the_same_item_have_one_winner():
+def test_two_gifts_of_the_same_item_have_one_winner(give_item, race):
     owner = UserFactory()
     items = [give_item(owner) for _ in range(PAIRS)]
     other_friend = UserFactory()
@@ -94,7 +97,7 @@ def test_two_gifts_of_the_same_item_have_one_winner():
         assert Gift.objects.filter(item_instance=item).count() == 1
 
 
-def test_one_key_sent_twice_at_once_gives_once():
+def test_one_key_sent_twice_at_once_gives_once(available, grant, run_in_threads):
     owner, friend = UserFactory(), UserFactory()
     grant(owner, "red_shard", 100)
 

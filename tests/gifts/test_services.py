@@ -15,14 +15,13 @@ from ledger.models import Balance, JournalEntry
 from ledger.reconciliation import ledger_discrepancies
 from market.services import listing_create
 from redemption.services import order_create
-from tests.conftest import available, give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def sender(user):
+def sender(user, grant):
     grant(user, "red_shard", 100)
     return user
 
@@ -47,7 +46,7 @@ def send(sender, recipient, key="k1", **what):
     return gift_send(actor=sender, to_username=recipient.username, idempotency_key=key, **what)
 
 
-def test_an_item_changes_owner_and_keeps_its_history(sender, recipient):
+def test_an_item_changes_owner_and_keeps_its_history(sender, recipient, give_item):
     item = give_item(sender)
 
     gift = send(sender, recipient, item_instance_id=item.pk, message="Happy birthday").gift
@@ -67,7 +66,7 @@ def test_an_item_changes_owner_and_keeps_its_history(sender, recipient):
     )
 
 
-def test_assets_move_in_one_balanced_entry(sender, recipient):
+def test_assets_move_in_one_balanced_entry(sender, recipient, available):
     gift = send(sender, recipient, asset_code="red_shard", amount=30).gift
 
     assert (available(sender, "red_shard"), available(recipient, "red_shard")) == (70, 30)
@@ -115,7 +114,7 @@ def test_the_same_key_for_another_gift_is_a_conflict(sender, recipient):
     assert state() == before
 
 
-def test_keys_are_the_senders_own(sender, recipient):
+def test_keys_are_the_senders_own(sender, recipient, grant):
     grant(recipient, "red_shard", 5)
     send(sender, recipient, asset_code="red_shard", amount=1)
 
@@ -154,7 +153,7 @@ def test_what_is_given_is_checked_before_the_recipient(sender):
         gift_send(actor=sender, to_username="no-such-user", idempotency_key="k", asset_code="red_shard", amount=101)
 
 
-def test_an_item_locked_by_a_listing_is_refused(sender, recipient):
+def test_an_item_locked_by_a_listing_is_refused(sender, recipient, give_item):
     item = give_item(sender)
     listing_create(seller_id=sender.pk, item_instance_id=item.pk, unit_price=10)
     before = state()
@@ -166,7 +165,7 @@ def test_an_item_locked_by_a_listing_is_refused(sender, recipient):
     assert state() == before
 
 
-def test_an_item_locked_by_a_redemption_order_is_refused(sender, recipient):
+def test_an_item_locked_by_a_redemption_order_is_refused(sender, recipient, give_item):
     item = give_item(sender)
     order_create(item_id=item.pk, user_id=sender.pk)
     before = state()
@@ -177,7 +176,7 @@ def test_an_item_locked_by_a_redemption_order_is_refused(sender, recipient):
     assert state() == before
 
 
-def test_an_item_past_its_expiry_is_refused_before_the_sweep(sender, recipient):
+def test_an_item_past_its_expiry_is_refused_before_the_sweep(sender, recipient, give_item):
     item = give_item(sender, expires_at=timezone.now() - timedelta(seconds=1))
 
     with pytest.raises(ItemNotAvailable, match="expired"):
@@ -186,14 +185,14 @@ def test_an_item_past_its_expiry_is_refused_before_the_sweep(sender, recipient):
     assert ItemInstance.objects.get(pk=item.pk).owner_id == sender.pk
 
 
-def test_someone_elses_item_is_as_good_as_missing(sender, recipient):
+def test_someone_elses_item_is_as_good_as_missing(sender, recipient, give_item):
     item = give_item(recipient)
 
     with pytest.raises(ItemNotFound):
         send(sender, UserFactory(), item_instance_id=item.pk)
 
 
-def test_an_asset_that_is_not_tradable_cannot_be_given(sender, recipient):
+def test_an_asset_that_is_not_tradable_cannot_be_given(sender, recipient, grant):
     grant(sender, "DIAMOND", 100)
 
     with pytest.raises(AssetNotGiftable):
@@ -240,7 +239,7 @@ def test_an_inactive_sender_may_not_give(sender, recipient):
         send(sender, recipient, asset_code="red_shard", amount=1)
 
 
-def test_a_sender_gives_at_most_the_daily_count(sender, recipient, settings):
+def test_a_sender_gives_at_most_the_daily_count(sender, recipient, settings, give_item):
     settings.GIFT_DAILY_COUNT = 2
     send(sender, recipient, key="1", asset_code="red_shard", amount=1)
     send(sender, recipient, key="2", item_instance_id=give_item(sender).pk)
@@ -253,7 +252,7 @@ def test_a_sender_gives_at_most_the_daily_count(sender, recipient, settings):
     assert send(sender, recipient, key="2", item_instance_id=Gift.objects.get(idempotency_key="2").item_instance_id)
 
 
-def test_a_sender_gives_at_most_the_daily_amount_of_each_asset(sender, recipient, settings):
+def test_a_sender_gives_at_most_the_daily_amount_of_each_asset(sender, recipient, settings, grant):
     settings.GIFT_DAILY_AMOUNTS = {"*": 1000, "red_shard": 10}
     grant(sender, "blue_shard", 100)
     send(sender, recipient, key="1", asset_code="red_shard", amount=6)

@@ -8,7 +8,6 @@ from django.utils import timezone
 from items.models import ItemStatus
 from items.services import item_lock
 from ledger.services import balance_change
-from tests.conftest import grant
 from tests.factories import IssuerFactory, ItemFactory
 
 pytestmark = pytest.mark.django_db
@@ -69,7 +68,7 @@ def test_item_detail_and_history(api, user):
     assert [(e["from_status"], e["to_status"]) for e in events] == [("available", "locked")]
 
 
-def test_backpack_shape_and_contents(api, user, other_user):
+def test_backpack_shape_and_contents(api, user, other_user, grant):
     grant(user, "DIAMOND", 50)
     grant(user, "red_shard", 5)
     grant(user, "blue_shard", 2)
@@ -121,7 +120,7 @@ def test_backpack_needs_authentication(client_for):
 
 
 @pytest.mark.parametrize("item_count", [1, 60])
-def test_backpack_query_count_does_not_grow_with_items(api, user, item_count):
+def test_backpack_query_count_does_not_grow_with_items(api, user, item_count, grant):
     grant(user, "DIAMOND", 5)
     ItemFactory.create_batch(item_count, owner=user)
 

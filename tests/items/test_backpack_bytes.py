@@ -26,8 +26,7 @@ from items.services import item_expire, item_grant, item_lock
 from ledger.selectors import balances_for_user
 from ledger.services import balance_change
 from market.services import listing_create
-from tests.conftest import grant, issuer_account
-from tests.factories import UserFactory
+from tests.factories import IssuerFactory, UserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 REFS = (str(n) for n in itertools.count(1))
@@ -72,15 +71,17 @@ def todays_backpack_bytes(*, user_id: int, status: str | None = None, item_type:
     return ORJSONRenderer().render({"assets": balances_for_user(user_id=user_id), "items": rows})
 
 
+# Plain functions, not the suite's fixtures: the SQLite run below calls them outside pytest.
 def rich_backpack(owner, other) -> None:
     """Assets (one frozen in a listing, one spent to zero) and items of every type and backpack status, with
     names and metas that need escaping, expiries null, whole-second and fractional, and someone else's."""
-    grant(owner, "DIAMOND", 50)
-    grant(owner, "red_shard", 12)
-    grant(owner, "blue_shard", 2)
+    issuer = IssuerFactory()
+    credit(owner, "DIAMOND", 50)
+    credit(owner, "red_shard", 12)
+    credit(owner, "blue_shard", 2)
     balance_change(user_id=owner.pk, asset_code="blue_shard", delta=-2, business_type="spend", business_id="b")
     listing_create(seller_id=owner.pk, asset_code="red_shard", quantity=5, unit_price=30)
-    grant(other, "green_shard", 3)
+    credit(other, "green_shard", 3)
 
     whole_second = datetime(2031, 5, 17, 8, 0, tzinfo=UTC)
     expiries = [None, whole_second, timezone.now() + timedelta(days=30), None, whole_second + timedelta(microseconds=5)]
@@ -89,6 +90,7 @@ def rich_backpack(owner, other) -> None:
     for n in range(12):
         items.append(
             item_grant_for(
+                issuer,
                 owner,
                 item_type=types[n % 4],  # no card: a filter that finds nothing
                 name=NAMES[n % len(NAMES)],
@@ -99,13 +101,19 @@ def rich_backpack(owner, other) -> None:
     item_lock(item_id=items[1].pk, locked_by="redemption:8f14e45f-ceea-467f-a0e6-a1b2c3d4e5f6")
     item_lock(item_id=items[5].pk, locked_by="market:42")
     item_expire(item_id=items[2].pk, even_if_not_due=True)
-    item_grant_for(other, item_type="card", name="Not yours", meta={}, expires_at=None)
+    item_grant_for(issuer, other, item_type="card", name="Not yours", meta={}, expires_at=None)
     # Two items created in the same whole second: the order falls back to the id, the fraction is left out.
     ItemInstance.objects.filter(pk__in=[items[3].pk, items[4].pk]).update(created_at=whole_second)
 
 
-def item_grant_for(owner, **fields):
-    item, _ = item_grant(actor=issuer_account(), owner_id=owner.pk, source="bytes", source_ref=next(REFS), **fields)
+def credit(owner, asset_code: str, amount: int) -> None:
+    balance_change(
+        user_id=owner.pk, asset_code=asset_code, delta=amount, business_type="test_grant", business_id=next(REFS)
+    )
+
+
+def item_grant_for(issuer, owner, **fields):
+    item, _ = item_grant(actor=issuer, owner_id=owner.pk, source="bytes", source_ref=next(REFS), **fields)
     return item
 
 

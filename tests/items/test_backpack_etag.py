@@ -15,7 +15,6 @@ from items.services import ImportedItem, item_lock, item_unlock, items_expire, i
 from ledger.models import AssetType
 from market.services import listing_create, listing_purchase
 from redemption.services import merchant_staff_add, order_cancel, order_create, order_fulfil
-from tests.conftest import give_item, grant, run_in_threads
 from tests.factories import MerchantFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +28,7 @@ def etag_of(client, **filters) -> str:
     return response["ETag"]
 
 
-def test_the_etag_is_strong_and_stays_while_nothing_changes(api, user):
+def test_the_etag_is_strong_and_stays_while_nothing_changes(api, user, give_item):
     give_item(user)
 
     first, second = etag_of(api), etag_of(api)
@@ -38,7 +37,7 @@ def test_the_etag_is_strong_and_stays_while_nothing_changes(api, user):
     assert first.startswith('"') and first.endswith('"')
 
 
-def test_the_current_etag_gets_304_with_the_etag_and_no_body(api, user):
+def test_the_current_etag_gets_304_with_the_etag_and_no_body(api, user, give_item):
     give_item(user)
     etag = etag_of(api)
 
@@ -49,7 +48,7 @@ def test_the_current_etag_gets_304_with_the_etag_and_no_body(api, user):
     assert response.content == b""
 
 
-def test_304_reads_the_version_and_the_catalog_only(api, user):
+def test_304_reads_the_version_and_the_catalog_only(api, user, give_item, grant):
     grant(user, "DIAMOND", 5)
     give_item(user)
     etag = etag_of(api)
@@ -78,7 +77,7 @@ def test_if_none_match_lists_weak_tags_and_star_match(api, user, if_none_match):
 
 
 @pytest.mark.parametrize("if_none_match", ['"other"', '"other", W/"else"', "{etag}x", "nonsense"])
-def test_if_none_match_without_the_current_etag_gets_the_backpack(api, user, if_none_match):
+def test_if_none_match_without_the_current_etag_gets_the_backpack(api, user, if_none_match, give_item):
     give_item(user)
     etag = etag_of(api)
 
@@ -99,7 +98,7 @@ def test_users_never_share_an_etag(client_for, user, other_user):
     assert etag_of(client_for(user)) != etag_of(client_for(other_user))
 
 
-def test_an_edit_of_the_asset_catalog_changes_the_etag(api, user):
+def test_an_edit_of_the_asset_catalog_changes_the_etag(api, user, grant):
     grant(user, "DIAMOND", 5)
     before = etag_of(api)
     diamond = AssetType.objects.get(pk="DIAMOND")
@@ -113,78 +112,119 @@ def test_an_edit_of_the_asset_catalog_changes_the_etag(api, user):
     assert response["ETag"] != before
 
 
-def redeemable(user):
-    """An item of the user's and a merchant's staff member who may redeem it."""
-    merchant = MerchantFactory()
-    staff = StaffFactory()
-    merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
-    return give_item(user), staff
+@pytest.fixture
+def redeemable(give_item):
+    def redeemable(user):
+        """An item of the user's and a merchant's staff member who may redeem it."""
+        merchant = MerchantFactory()
+        staff = StaffFactory()
+        merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
+        return give_item(user), staff
+
+    return redeemable
 
 
-def asset_granted(user):
-    return lambda: grant(user, "DIAMOND", 5)
+@pytest.fixture
+def asset_granted(grant):
+    def asset_granted(user):
+        return lambda: grant(user, "DIAMOND", 5)
+
+    return asset_granted
 
 
-def item_granted(user):
-    return lambda: give_item(user)
+@pytest.fixture
+def item_granted(give_item):
+    def item_granted(user):
+        return lambda: give_item(user)
+
+    return item_granted
 
 
-def item_locked(user):
-    item = give_item(user)
-    return lambda: item_lock(item_id=item.pk, locked_by="market:1")
+@pytest.fixture
+def item_locked(give_item):
+    def item_locked(user):
+        item = give_item(user)
+        return lambda: item_lock(item_id=item.pk, locked_by="market:1")
+
+    return item_locked
 
 
-def item_unlocked(user):
-    item = give_item(user)
-    item_lock(item_id=item.pk, locked_by="market:1")
-    return lambda: item_unlock(item_id=item.pk, locked_by="market:1")
+@pytest.fixture
+def item_unlocked(give_item):
+    def item_unlocked(user):
+        item = give_item(user)
+        item_lock(item_id=item.pk, locked_by="market:1")
+        return lambda: item_unlock(item_id=item.pk, locked_by="market:1")
+
+    return item_unlocked
 
 
-def item_expired(user):
-    give_item(user, expires_at=timezone.now() - timedelta(minutes=1))
-    return items_expire
+@pytest.fixture
+def item_expired(give_item):
+    def item_expired(user):
+        give_item(user, expires_at=timezone.now() - timedelta(minutes=1))
+        return items_expire
+
+    return item_expired
 
 
-def locked_item_expired(user):
-    item = give_item(user, expires_at=timezone.now() + timedelta(hours=1))
-    order_create(item_id=item.pk, user_id=user.pk)
-    ItemInstance.objects.filter(pk=item.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
-    return items_expire
+@pytest.fixture
+def locked_item_expired(give_item):
+    def locked_item_expired(user):
+        item = give_item(user, expires_at=timezone.now() + timedelta(hours=1))
+        order_create(item_id=item.pk, user_id=user.pk)
+        ItemInstance.objects.filter(pk=item.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
+        return items_expire
+
+    return locked_item_expired
 
 
-def redemption_ordered(user):
-    item, _ = redeemable(user)
-    return lambda: order_create(item_id=item.pk, user_id=user.pk)
+@pytest.fixture
+def redemption_ordered(redeemable):
+    def redemption_ordered(user):
+        item, _ = redeemable(user)
+        return lambda: order_create(item_id=item.pk, user_id=user.pk)
+
+    return redemption_ordered
 
 
-def redemption_cancelled(user):
-    item, _ = redeemable(user)
-    order = order_create(item_id=item.pk, user_id=user.pk).order
-    return lambda: order_cancel(order_id=order.order_id, user_id=user.pk)
+@pytest.fixture
+def redemption_cancelled(redeemable):
+    def redemption_cancelled(user):
+        item, _ = redeemable(user)
+        order = order_create(item_id=item.pk, user_id=user.pk).order
+        return lambda: order_cancel(order_id=order.order_id, user_id=user.pk)
+
+    return redemption_cancelled
 
 
-def redeemed(user):
-    item, staff = redeemable(user)
-    code = order_create(item_id=item.pk, user_id=user.pk).code
-    return lambda: order_fulfil(code=code, staff_user_id=staff.pk)
+@pytest.fixture
+def redeemed(redeemable):
+    def redeemed(user):
+        item, staff = redeemable(user)
+        code = order_create(item_id=item.pk, user_id=user.pk).code
+        return lambda: order_fulfil(code=code, staff_user_id=staff.pk)
+
+    return redeemed
 
 
+# Each step is a fixture (it needs give_item or grant): the test asks for the one it runs by name.
 @pytest.mark.parametrize(
     "prepare",
     [
-        asset_granted,
-        item_granted,
-        item_locked,
-        item_unlocked,
-        item_expired,
-        locked_item_expired,
-        redemption_ordered,
-        redemption_cancelled,
-        redeemed,
+        "asset_granted",
+        "item_granted",
+        "item_locked",
+        "item_unlocked",
+        "item_expired",
+        "locked_item_expired",
+        "redemption_ordered",
+        "redemption_cancelled",
+        "redeemed",
     ],
 )
-def test_every_change_of_the_backpack_changes_its_etag(api, user, prepare):
-    change = prepare(user)
+def test_every_change_of_the_backpack_changes_its_etag(api, user, prepare, request):
+    change = request.getfixturevalue(prepare)(user)
     before = etag_of(api)
     body_before = api.get(URL).content
 
@@ -196,7 +236,7 @@ def test_every_change_of_the_backpack_changes_its_etag(api, user, prepare):
     assert response.content != body_before
 
 
-def test_a_sale_changes_both_backpacks(client_for, user, other_user):
+def test_a_sale_changes_both_backpacks(client_for, user, other_user, give_item, grant):
     grant(other_user, "DIAMOND", 1000)
     listing = listing_create(seller_id=user.pk, item_instance_id=give_item(user).pk, unit_price=500)
     seller, buyer = client_for(user), client_for(other_user)
@@ -207,7 +247,7 @@ def test_a_sale_changes_both_backpacks(client_for, user, other_user):
     assert etag_of(seller) != before[0] and etag_of(buyer) != before[1]
 
 
-def test_an_item_gift_changes_both_backpacks(client_for, user, other_user):
+def test_an_item_gift_changes_both_backpacks(client_for, user, other_user, give_item):
     item = give_item(user)
     sender, recipient = client_for(user), client_for(other_user)
     before = etag_of(sender), etag_of(recipient)
@@ -232,7 +272,9 @@ def test_an_import_and_its_undoing_change_the_owners_versions(user, other_user):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_change_committed_between_the_tag_and_the_content_is_never_answered_304(client_for, user, monkeypatch):
+def test_a_change_committed_between_the_tag_and_the_content_is_never_answered_304(
+    client_for, user, monkeypatch, give_item, run_in_threads
+):
     # Given a lock committed by another connection after the view read the tag, before it read the items
     item = give_item(user)
     api = client_for(user)

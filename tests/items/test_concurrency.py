@@ -3,13 +3,12 @@ import pytest
 from items.exceptions import ItemNotAvailable
 from items.models import ItemInstance, ItemStatus
 from items.services import item_lock
-from tests.conftest import run_in_threads
 from tests.factories import ItemFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def test_two_threads_locking_one_item_exactly_one_wins():
+def test_two_threads_locking_one_item_exactly_one_wins(run_in_threads):
     item = ItemFactory()
 
     results = run_in_threads(lambda index: item_lock(item_id=item.pk, locked_by=f"market:{index}"), 2)

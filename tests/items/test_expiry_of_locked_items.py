@@ -16,7 +16,6 @@ from market.services import listing_create
 from operations.reconciliation import reconciliation_run
 from redemption.models import OrderStatus, RedemptionOrder
 from redemption.services import order_create
-from tests.conftest import available, give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +31,7 @@ def soon():
     return timezone.now() + timedelta(days=1)
 
 
-def test_a_listed_item_past_its_expiry_cannot_be_bought(user, soon):
+def test_a_listed_item_past_its_expiry_cannot_be_bought(user, soon, available, give_item, grant):
     buyer = UserFactory()
     grant(buyer, "DIAMOND", 100)
     item = give_item(user, expires_at=soon)
@@ -50,7 +49,7 @@ def test_a_listed_item_past_its_expiry_cannot_be_bought(user, soon):
     assert ItemInstance.objects.get(pk=item.pk).owner_id == user.pk
 
 
-def test_the_sweep_ends_the_listing_of_an_expired_item_and_expires_it(user, soon):
+def test_the_sweep_ends_the_listing_of_an_expired_item_and_expires_it(user, soon, give_item):
     item = give_item(user, expires_at=soon)
     listing = listing_create(seller_id=user.pk, item_instance_id=item.pk, unit_price=50)
     expire_now(item)
@@ -64,7 +63,7 @@ def test_the_sweep_ends_the_listing_of_an_expired_item_and_expires_it(user, soon
     assert events[-2:] == ["unlocked", "expired"]
 
 
-def test_the_sweep_expires_the_pending_order_of_an_expired_item(user, soon):
+def test_the_sweep_expires_the_pending_order_of_an_expired_item(user, soon, give_item):
     item = give_item(user, expires_at=soon)
     order = order_create(item_id=item.pk, user_id=user.pk).order
     expire_now(item)
@@ -75,7 +74,7 @@ def test_the_sweep_expires_the_pending_order_of_an_expired_item(user, soon):
     assert RedemptionOrder.objects.get(pk=order.pk).status == OrderStatus.EXPIRED
 
 
-def test_the_sweep_leaves_a_lock_nobody_holds_to_reconciliation(user, soon):
+def test_the_sweep_leaves_a_lock_nobody_holds_to_reconciliation(user, soon, give_item):
     item = give_item(user, expires_at=soon)
     ItemInstance.objects.filter(pk=item.pk).update(
         status=ItemStatus.LOCKED, locked_by="someone:1", locked_at=timezone.now()
@@ -86,7 +85,7 @@ def test_the_sweep_leaves_a_lock_nobody_holds_to_reconciliation(user, soon):
     assert ItemInstance.objects.get(pk=item.pk).status == ItemStatus.LOCKED
 
 
-def test_after_the_sweep_the_books_and_the_locks_reconcile(user, soon):
+def test_after_the_sweep_the_books_and_the_locks_reconcile(user, soon, give_item):
     listed, ordered = give_item(user, expires_at=soon), give_item(user, expires_at=soon)
     listing_create(seller_id=user.pk, item_instance_id=listed.pk, unit_price=50)
     order_create(item_id=ordered.pk, user_id=user.pk)

@@ -18,7 +18,6 @@ from items.services import (
 )
 from items.tasks import expire_items
 from ledger.exceptions import IdempotencyConflict
-from tests.conftest import issuer_account
 from tests.factories import ItemFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -44,9 +43,9 @@ def locked_item(*, expires_at=None, **kwargs):
 # Legal transitions
 
 
-def test_grant_creates_an_available_item_with_a_history(user):
+def test_grant_creates_an_available_item_with_a_history(user, issuer):
     item, created = item_grant(
-        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+        actor=issuer, owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
     )
 
     assert created
@@ -54,27 +53,25 @@ def test_grant_creates_an_available_item_with_a_history(user):
     assert list(item.events.values_list("event_type", "to_status")) == [(ItemEventType.GRANTED, ItemStatus.AVAILABLE)]
 
 
-def test_grant_replay_returns_the_same_item(user):
+def test_grant_replay_returns_the_same_item(user, issuer):
     first, _ = item_grant(
-        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+        actor=issuer, owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
     )
 
     again, created = item_grant(
-        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
+        actor=issuer, owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
     )
 
     assert (again.pk, created) == (first.pk, False)
     assert ItemInstance.objects.count() == 1
 
 
-def test_grant_replay_with_other_content_is_a_conflict(user):
-    item_grant(
-        actor=issuer_account(), owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1"
-    )
+def test_grant_replay_with_other_content_is_a_conflict(user, issuer):
+    item_grant(actor=issuer, owner_id=user.pk, item_type="voucher", name="Tea", source="lottery", source_ref="d1")
 
     with pytest.raises(IdempotencyConflict):
         item_grant(
-            actor=issuer_account(),
+            actor=issuer,
             owner_id=user.pk,
             item_type="voucher",
             name="Coffee",
@@ -83,11 +80,9 @@ def test_grant_replay_with_other_content_is_a_conflict(user):
         )
 
 
-def test_grant_refuses_an_unknown_type(user):
+def test_grant_refuses_an_unknown_type(user, issuer):
     with pytest.raises(InvalidItem):
-        item_grant(
-            actor=issuer_account(), owner_id=user.pk, item_type="spaceship", name="X", source="lottery", source_ref="d1"
-        )
+        item_grant(actor=issuer, owner_id=user.pk, item_type="spaceship", name="X", source="lottery", source_ref="d1")
 
 
 def test_lock_then_unlock_by_the_holder():

@@ -2,7 +2,6 @@ import pytest
 from django.contrib.auth.models import Permission
 
 from ledger.models import JournalEntry
-from tests.conftest import grant
 from tests.factories import IssuerFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -29,7 +28,7 @@ def test_assets_require_authentication(client_for):
     assert response.json()["error"]["code"] == "not_authenticated"
 
 
-def test_assets_show_only_the_callers_non_zero_balances(api, user, other_user):
+def test_assets_show_only_the_callers_non_zero_balances(api, user, other_user, grant):
     grant(user, "DIAMOND", 120)
     grant(user, "red_shard", 3)
     grant(other_user, "blue_shard", 9)
@@ -61,7 +60,7 @@ def test_assets_show_only_the_callers_non_zero_balances(api, user, other_user):
     }
 
 
-def test_transactions_are_the_callers_legs_newest_first_and_filterable(api, user, other_user):
+def test_transactions_are_the_callers_legs_newest_first_and_filterable(api, user, other_user, grant):
     grant(user, "DIAMOND", 1)
     grant(user, "red_shard", 2)
     grant(user, "DIAMOND", 3)
@@ -76,7 +75,7 @@ def test_transactions_are_the_callers_legs_newest_first_and_filterable(api, user
     assert diamonds["results"][0]["business_type"] == "test_grant"
 
 
-def test_transactions_paginate_with_a_cursor(api, user):
+def test_transactions_paginate_with_a_cursor(api, user, grant):
     for amount in range(1, 6):
         grant(user, "DIAMOND", amount)
 

@@ -8,7 +8,6 @@ from core.models import BackpackVersion
 from ledger.exceptions import InsufficientBalance
 from ledger.services import hold_create, hold_release, transfer
 from market.services import listing_create, listing_purchase
-from tests.conftest import give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -19,7 +18,7 @@ def versions(*users) -> list[int]:
     return [found.get(user.pk, 0) for user in users]
 
 
-def test_a_grant_bumps_the_recipient_only():
+def test_a_grant_bumps_the_recipient_only(grant):
     user, bystander = UserFactory(), UserFactory()
 
     grant(user, "DIAMOND", 10)
@@ -28,7 +27,7 @@ def test_a_grant_bumps_the_recipient_only():
     assert BackpackVersion.objects.count() == 1  # the issuance account has no backpack
 
 
-def test_a_transfer_bumps_both_users():
+def test_a_transfer_bumps_both_users(grant):
     payer, payee = UserFactory(), UserFactory()
     grant(payer, "DIAMOND", 10)
 
@@ -39,7 +38,7 @@ def test_a_transfer_bumps_both_users():
     assert versions(payer, payee) == [2, 1]
 
 
-def test_freezing_and_releasing_bump_the_holder():
+def test_freezing_and_releasing_bump_the_holder(grant):
     user = UserFactory()
     grant(user, "DIAMOND", 10)
 
@@ -49,7 +48,7 @@ def test_freezing_and_releasing_bump_the_holder():
     assert versions(user) == [3]
 
 
-def test_a_purchase_bumps_buyer_and_seller():
+def test_a_purchase_bumps_buyer_and_seller(grant):
     seller, buyer = UserFactory(), UserFactory()
     grant(seller, "red_shard", 5)
     grant(buyer, "DIAMOND", 100)
@@ -61,7 +60,7 @@ def test_a_purchase_bumps_buyer_and_seller():
     assert versions(seller, buyer) == [before[0] + 1, before[1] + 1]
 
 
-def test_a_refused_posting_bumps_nothing():
+def test_a_refused_posting_bumps_nothing(grant):
     payer, payee = UserFactory(), UserFactory()
     grant(payer, "DIAMOND", 1)
 
@@ -78,7 +77,7 @@ def test_a_refused_posting_bumps_nothing():
     assert versions(payer, payee) == [1, 0]
 
 
-def test_an_item_sale_bumps_buyer_and_seller_by_its_item_transfer_and_its_posting():
+def test_an_item_sale_bumps_buyer_and_seller_by_its_item_transfer_and_its_posting(give_item, grant):
     # Issue 21: a posting bumps all its owners, so the market no longer tells the ledger what the item
     # transfer bumped; the version only says "changed", and the sale changes it twice in one transaction.
     seller, buyer = UserFactory(), UserFactory()

@@ -9,7 +9,6 @@ from ledger.exceptions import HoldAmountExceeded, HoldNotOpen, InsufficientBalan
 from ledger.models import Hold, HoldStatus, JournalEntry
 from ledger.reconciliation import ledger_discrepancies
 from ledger.services import account_get_or_create, balance_change, hold_create, hold_release, hold_settle, transfer
-from tests.conftest import grant, run_in_threads
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -19,7 +18,7 @@ OPERATIONS_PER_THREAD = 25
 ASSETS = ("DIAMOND", "red_shard")
 
 
-def test_concurrent_duplicates_end_as_one_entry_and_replays():
+def test_concurrent_duplicates_end_as_one_entry_and_replays(run_in_threads):
     user = UserFactory()
 
     results = run_in_threads(
@@ -36,7 +35,7 @@ def test_concurrent_duplicates_end_as_one_entry_and_replays():
     assert selectors.balance_get(user_id=user.pk, asset_code="DIAMOND")["available_amount"] == 50
 
 
-def test_opposite_direction_transfers_never_surface_a_deadlock():
+def test_opposite_direction_transfers_never_surface_a_deadlock(grant, run_in_threads):
     alice, bob = UserFactory(), UserFactory()
     grant(alice, "DIAMOND", 10_000)
     grant(bob, "DIAMOND", 10_000)
@@ -61,7 +60,7 @@ def test_opposite_direction_transfers_never_surface_a_deadlock():
     assert ledger_discrepancies() == []
 
 
-def test_random_mixed_workload_keeps_every_invariant():
+def test_random_mixed_workload_keeps_every_invariant(grant, run_in_threads):
     users = [UserFactory() for _ in range(5)]
     for user in users:
         for asset_code in ASSETS:

@@ -8,7 +8,6 @@ from ledger.models import IssuanceDay, IssuanceLimit, JournalEntry
 from ledger.selectors import balance_get
 from ledger.services import asset_grant
 from operations.models import Alert
-from tests.conftest import run_in_threads
 from tests.factories import IssuerFactory, StaffFactory, UserFactory
 
 LIMITS = {"*": {"per_grant": 100, "per_day": 250}}
@@ -119,7 +118,7 @@ def test_the_api_answers_409_issuance_limit_exceeded(client_for, user):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_grants_never_pass_the_daily_limit_together():
+def test_concurrent_grants_never_pass_the_daily_limit_together(run_in_threads):
     issuer, user = IssuerFactory(), UserFactory()
 
     results = run_in_threads(lambda n: mint(issuer, user, 60, f"race-{n}"), 8)

@@ -12,7 +12,6 @@ from ledger.models import JournalBlock, JournalEntry, JournalSeal
 from ledger.reconciliation import ledger_discrepancies
 from ledger.seal import journal_seal, journal_verify
 from ledger.services import transfer
-from tests.conftest import execute_sql, grant, run_in_threads
 from tests.factories import UserFactory
 
 
@@ -23,7 +22,7 @@ def no_grace(settings):
 
 
 @pytest.fixture
-def journal(db, alice, bob, no_grace):
+def journal(db, alice, bob, no_grace, grant):
     """Grants to alice and bob and a transfer of 10 from alice to bob, all sealed."""
     grant(alice, "DIAMOND", 100)
     grant(bob, "DIAMOND", 20)
@@ -52,7 +51,7 @@ def test_every_entry_is_sealed_once_and_each_block_is_published(journal):
 
 
 @pytest.mark.django_db
-def test_blocks_chain_by_hash(journal, alice):
+def test_blocks_chain_by_hash(journal, alice, grant):
     grant(alice, "DIAMOND", 1)
     journal_seal(block_size=1)
     grant(alice, "DIAMOND", 2)
@@ -65,7 +64,7 @@ def test_blocks_chain_by_hash(journal, alice):
 
 
 @pytest.mark.django_db
-def test_an_entry_not_sealed_yet_is_pending_not_tampered(journal, alice):
+def test_an_entry_not_sealed_yet_is_pending_not_tampered(journal, alice, grant):
     late = grant(alice, "DIAMOND", 5).entry
 
     found = journal_verify()
@@ -74,7 +73,9 @@ def test_an_entry_not_sealed_yet_is_pending_not_tampered(journal, alice):
 
 
 @pytest.mark.django_db
-def test_a_leg_and_its_balances_edited_consistently_pass_reconciliation_but_not_the_seal(journal, alice, bob):
+def test_a_leg_and_its_balances_edited_consistently_pass_reconciliation_but_not_the_seal(
+    journal, alice, bob, execute_sql
+):
     # Value moved from alice to bob: the transfer said 10, now it says 15, and both balance rows agree.
     for user, delta in ((alice, -5), (bob, 5)):
         execute_sql(
@@ -93,7 +94,7 @@ def test_a_leg_and_its_balances_edited_consistently_pass_reconciliation_but_not_
 
 
 @pytest.mark.django_db
-def test_a_deleted_sealed_entry_is_named(journal, alice, bob):
+def test_a_deleted_sealed_entry_is_named(journal, alice, bob, execute_sql):
     for user, delta in ((alice, 10), (bob, -10)):  # the transfer undone in the balances too
         execute_sql(
             "UPDATE account_asset_balances SET available_amount = available_amount + %s"
@@ -108,7 +109,7 @@ def test_a_deleted_sealed_entry_is_named(journal, alice, bob):
 
 
 @pytest.mark.django_db
-def test_a_deleted_seal_row_names_the_block_and_its_place(journal):
+def test_a_deleted_seal_row_names_the_block_and_its_place(journal, execute_sql):
     execute_sql("DELETE FROM ledger_journal_seals WHERE entry_id = %s", [journal.pk])
 
     found = journal_verify()
@@ -118,7 +119,7 @@ def test_a_deleted_seal_row_names_the_block_and_its_place(journal):
 
 
 @pytest.mark.django_db
-def test_a_forged_entry_among_sealed_ones_is_named(journal, alice):
+def test_a_forged_entry_among_sealed_ones_is_named(journal, alice, execute_sql, grant):
     with pytest.raises(RuntimeError), transaction.atomic():  # an id taken and given back: a gap in the journal
         grant(alice, "DIAMOND", 1)
         raise RuntimeError
@@ -135,7 +136,7 @@ def test_a_forged_entry_among_sealed_ones_is_named(journal, alice):
 
 
 @pytest.mark.django_db
-def test_a_rewritten_chain_is_caught_by_the_digest_held_outside(journal):
+def test_a_rewritten_chain_is_caught_by_the_digest_held_outside(journal, execute_sql):
     held = JournalBlock.objects.get().hash
     execute_sql("UPDATE asset_journal_entries SET meta = '{\"rewritten\": true}' WHERE id = %s", [journal.pk])
     # The attacker reseals from scratch, so the database agrees with itself again.
@@ -148,7 +149,7 @@ def test_a_rewritten_chain_is_caught_by_the_digest_held_outside(journal):
 
 
 @pytest.mark.django_db
-def test_journal_verify_exits_non_zero_and_names_the_entry(journal, capsys):
+def test_journal_verify_exits_non_zero_and_names_the_entry(journal, capsys, execute_sql):
     execute_sql("UPDATE asset_transactions SET meta = '{\"x\": 1}' WHERE entry_id = %s", [journal.pk])
 
     with pytest.raises(SystemExit) as exit_status:
@@ -167,7 +168,9 @@ def test_journal_digest_prints_the_head(journal, capsys):
 
 
 @pytest.mark.django_db
-def test_a_sealer_that_fails_mid_block_leaves_nothing_and_the_next_run_seals_all_once(journal, alice, monkeypatch):
+def test_a_sealer_that_fails_mid_block_leaves_nothing_and_the_next_run_seals_all_once(
+    journal, alice, monkeypatch, grant
+):
     grant(alice, "DIAMOND", 1)
 
     def dies(**kwargs):
@@ -186,7 +189,7 @@ def test_a_sealer_that_fails_mid_block_leaves_nothing_and_the_next_run_seals_all
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_entry_that_commits_after_a_newer_one_was_sealed_goes_into_the_next_block(settings):
+def test_an_entry_that_commits_after_a_newer_one_was_sealed_goes_into_the_next_block(settings, grant):
     settings.JOURNAL_COMMIT_GRACE_SECONDS = 3600
     early, later = UserFactory(), UserFactory()  # consecutive ids: different issuance slots, no shared lock
     posted, go = threading.Event(), threading.Event()
@@ -220,7 +223,7 @@ def test_an_entry_that_commits_after_a_newer_one_was_sealed_goes_into_the_next_b
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_concurrent_sealers_make_one_chain_with_each_entry_once(settings):
+def test_concurrent_sealers_make_one_chain_with_each_entry_once(settings, grant, run_in_threads):
     settings.JOURNAL_COMMIT_GRACE_SECONDS = 3600
     users = [UserFactory() for _ in range(30)]
     for user in users:

@@ -28,13 +28,12 @@ from ledger.services import (
     system_slot_code,
     transfer,
 )
-from tests.conftest import available, frozen, grant
 from tests.factories import OperatorFactory
 
 pytestmark = pytest.mark.django_db
 
 
-def test_grant_is_issued_from_the_issuance_account(user):
+def test_grant_is_issued_from_the_issuance_account(user, available):
     result = balance_change(user_id=user.pk, asset_code="DIAMOND", delta=100, business_type="lottery", business_id="1")
 
     assert result.created
@@ -45,7 +44,7 @@ def test_grant_is_issued_from_the_issuance_account(user):
     assert ledger_discrepancies() == []
 
 
-def test_spend_goes_to_burn(user):
+def test_spend_goes_to_burn(user, available, grant):
     grant(user, "DIAMOND", 100)
 
     balance_change(user_id=user.pk, asset_code="DIAMOND", delta=-30, business_type="spend", business_id="s1")
@@ -54,7 +53,7 @@ def test_spend_goes_to_burn(user):
     assert system_balance(code=SystemAccount.BURN, asset_code="DIAMOND") == 30
 
 
-def test_replay_returns_the_original_entry_and_changes_nothing(user):
+def test_replay_returns_the_original_entry_and_changes_nothing(user, available):
     first = balance_change(user_id=user.pk, asset_code="DIAMOND", delta=100, business_type="lottery", business_id="7")
 
     again = balance_change(user_id=user.pk, asset_code="DIAMOND", delta=100, business_type="lottery", business_id="7")
@@ -66,7 +65,7 @@ def test_replay_returns_the_original_entry_and_changes_nothing(user):
 
 
 @pytest.mark.parametrize("changed", [{"delta": 101}, {"asset_code": "red_shard"}, {"meta": {"campaign": "other"}}])
-def test_changed_replay_is_a_conflict(user, changed):
+def test_changed_replay_is_a_conflict(user, changed, available):
     request = {
         "user_id": user.pk,
         "asset_code": "DIAMOND",
@@ -82,7 +81,7 @@ def test_changed_replay_is_a_conflict(user, changed):
     assert available(user) == 100
 
 
-def test_debit_beyond_the_balance_is_refused_and_changes_nothing(user):
+def test_debit_beyond_the_balance_is_refused_and_changes_nothing(user, available, grant):
     grant(user, "DIAMOND", 10)
 
     with pytest.raises(InsufficientBalance) as error, transaction.atomic():
@@ -122,7 +121,7 @@ def test_unknown_asset_is_refused(user):
         balance_change(user_id=user.pk, asset_code="GOLD", delta=1, business_type="lottery", business_id="1")
 
 
-def test_transfer_moves_available_balance(user, other_user):
+def test_transfer_moves_available_balance(user, other_user, available, grant):
     grant(user, "red_shard", 10)
 
     transfer(
@@ -138,7 +137,7 @@ def test_transfer_moves_available_balance(user, other_user):
     assert ledger_discrepancies() == []
 
 
-def test_hold_freezes_then_partial_settle_then_release(user, other_user):
+def test_hold_freezes_then_partial_settle_then_release(user, other_user, available, frozen, grant):
     grant(user, "red_shard", 10)
     hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=8, business_type="listing", business_id="1")
     assert (available(user, "red_shard"), frozen(user, "red_shard")) == (2, 8)
@@ -156,7 +155,7 @@ def test_hold_freezes_then_partial_settle_then_release(user, other_user):
     assert ledger_discrepancies() == []
 
 
-def test_hold_cannot_freeze_more_than_available(user):
+def test_hold_cannot_freeze_more_than_available(user, available, frozen, grant):
     grant(user, "red_shard", 3)
 
     with pytest.raises(InsufficientBalance):
@@ -165,7 +164,7 @@ def test_hold_cannot_freeze_more_than_available(user):
     assert (available(user, "red_shard"), frozen(user, "red_shard")) == (3, 0)
 
 
-def test_hold_create_replay_returns_the_same_hold(user):
+def test_hold_create_replay_returns_the_same_hold(user, frozen, grant):
     grant(user, "red_shard", 10)
     first = hold_create(user_id=user.pk, asset_code="red_shard", amount=4, business_type="listing", business_id="1")
 
@@ -175,7 +174,7 @@ def test_hold_create_replay_returns_the_same_hold(user):
     assert frozen(user, "red_shard") == 4
 
 
-def test_cannot_settle_more_than_remains(user, other_user):
+def test_cannot_settle_more_than_remains(user, other_user, frozen, grant):
     grant(user, "red_shard", 10)
     hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=5, business_type="listing", business_id="1")
     buyer = account_get_or_create(user_id=other_user.pk)
@@ -188,7 +187,7 @@ def test_cannot_settle_more_than_remains(user, other_user):
     assert frozen(user, "red_shard") == 5
 
 
-def test_cannot_release_more_than_remains(user):
+def test_cannot_release_more_than_remains(user, grant):
     grant(user, "red_shard", 10)
     hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=5, business_type="listing", business_id="1")
 
@@ -196,7 +195,7 @@ def test_cannot_release_more_than_remains(user):
         hold_release(hold_id=hold.pk, amount=6, business_type="unlist", business_id="1")
 
 
-def test_settled_hold_cannot_be_released(user, other_user):
+def test_settled_hold_cannot_be_released(user, other_user, available, frozen, grant):
     grant(user, "red_shard", 10)
     hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=5, business_type="listing", business_id="1")
     buyer = account_get_or_create(user_id=other_user.pk)
@@ -208,7 +207,7 @@ def test_settled_hold_cannot_be_released(user, other_user):
     assert (available(user, "red_shard"), frozen(user, "red_shard")) == (5, 0)
 
 
-def test_release_replay_returns_the_original_entry(user):
+def test_release_replay_returns_the_original_entry(user, available, grant):
     grant(user, "red_shard", 10)
     hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=5, business_type="listing", business_id="1")
     first = hold_release(hold_id=hold.pk, business_type="unlist", business_id="1")
@@ -219,7 +218,7 @@ def test_release_replay_returns_the_original_entry(user):
     assert available(user, "red_shard") == 10
 
 
-def test_database_refuses_a_negative_user_balance(user):
+def test_database_refuses_a_negative_user_balance(user, grant):
     grant(user, "DIAMOND", 5)
     balance = Balance.objects.get(account__user=user, asset_id="DIAMOND")
 
@@ -227,7 +226,7 @@ def test_database_refuses_a_negative_user_balance(user):
         cursor.execute("UPDATE account_asset_balances SET available_amount = -1 WHERE id = %s", [balance.pk])
 
 
-def test_database_allows_system_accounts_to_go_negative(user):
+def test_database_allows_system_accounts_to_go_negative(user, grant):
     grant(user, "DIAMOND", 5)
 
     assert system_balance(code=SystemAccount.ISSUANCE, asset_code="DIAMOND") == -5
@@ -250,7 +249,7 @@ def test_database_refuses_an_account_that_is_both_user_and_system(user):
         )
 
 
-def test_journal_is_append_only(user):
+def test_journal_is_append_only(user, grant):
     result = grant(user, "DIAMOND", 5)
 
     with pytest.raises(PermissionError):
@@ -277,7 +276,7 @@ def credit_specs(users, asset_code="red_shard", prefix="m"):
     ]
 
 
-def test_batch_posts_every_entry_with_running_after_balances(user, other_user):
+def test_batch_posts_every_entry_with_running_after_balances(user, other_user, available):
     results = entries_post_batch(entries=credit_specs([user, user, other_user]))
 
     assert [r.created for r in results] == [True, True, True]
@@ -287,7 +286,7 @@ def test_batch_posts_every_entry_with_running_after_balances(user, other_user):
     assert ledger_discrepancies() == []
 
 
-def test_batch_replay_creates_nothing_new(user):
+def test_batch_replay_creates_nothing_new(user, available):
     first = entries_post_batch(entries=credit_specs([user, user]))
 
     again = entries_post_batch(entries=credit_specs([user, user]))
@@ -297,7 +296,7 @@ def test_batch_replay_creates_nothing_new(user):
     assert available(user, "red_shard") == 2
 
 
-def test_batch_with_a_changed_replay_is_a_conflict_and_writes_nothing(user, other_user):
+def test_batch_with_a_changed_replay_is_a_conflict_and_writes_nothing(user, other_user, available):
     entries_post_batch(entries=credit_specs([user]))
 
     with pytest.raises(IdempotencyConflict):
@@ -335,7 +334,7 @@ def test_batch_refuses_to_take_a_user_below_zero(user):
     ],
     ids=["more than the hold", "open but empty", "closed but not empty"],
 )
-def test_database_refuses_an_inconsistent_hold(user, sql):
+def test_database_refuses_an_inconsistent_hold(user, sql, grant):
     grant(user, "red_shard", 10)
     hold = hold_create(user_id=user.pk, asset_code="red_shard", amount=5, business_type="listing", business_id="1")
 
@@ -343,14 +342,14 @@ def test_database_refuses_an_inconsistent_hold(user, sql):
         cursor.execute(sql, [hold.pk])
 
 
-def test_database_refuses_a_leg_that_moves_nothing(user):
+def test_database_refuses_a_leg_that_moves_nothing(user, grant):
     leg = grant(user, "DIAMOND", 5).entry.legs.first()
 
     with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE asset_transactions SET delta_available = 0 WHERE id = %s", [leg.pk])
 
 
-def test_database_refuses_an_audit_without_a_reason(user):
+def test_database_refuses_an_audit_without_a_reason(user, grant):
     grant(user, "DIAMOND", 5)
     audit = balance_adjust(
         actor=OperatorFactory(), user_id=user.pk, asset_code="DIAMOND", delta=1, reason="ticket 7", key="ticket-7"

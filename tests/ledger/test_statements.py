@@ -11,7 +11,6 @@ from django.test.utils import CaptureQueriesContext
 
 from ledger.services import asset_grant, transfer
 from market.services import listing_create, listing_purchase
-from tests.conftest import give_item, grant, issuer_account
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
@@ -40,7 +39,7 @@ def counted(call) -> list[str]:
     return [query["sql"][:90] for query in queries]
 
 
-def test_a_transfer_takes_a_fixed_number_of_statements():
+def test_a_transfer_takes_a_fixed_number_of_statements(grant):
     payer, payee = UserFactory(), UserFactory()
     grant(payer, "DIAMOND", 10)
     grant(payee, "DIAMOND", 10)
@@ -59,8 +58,8 @@ def test_a_transfer_takes_a_fixed_number_of_statements():
     assert len(sent) == TRANSFER_STATEMENTS, sent
 
 
-def test_a_grant_takes_a_fixed_number_of_statements():
-    user, issuer = UserFactory(), issuer_account()
+def test_a_grant_takes_a_fixed_number_of_statements(issuer):
+    user = UserFactory()
     asset_grant(actor=issuer, user_id=user.pk, asset_code="DIAMOND", amount=1, business_type="g", business_id="1")
 
     sent = counted(
@@ -72,7 +71,7 @@ def test_a_grant_takes_a_fixed_number_of_statements():
     assert len(sent) == GRANT_STATEMENTS, sent
 
 
-def test_an_asset_purchase_takes_a_fixed_number_of_statements():
+def test_an_asset_purchase_takes_a_fixed_number_of_statements(grant):
     seller, buyer = UserFactory(), UserFactory()
     grant(seller, "red_shard", 10)
     grant(buyer, "DIAMOND", 1000)
@@ -84,7 +83,7 @@ def test_an_asset_purchase_takes_a_fixed_number_of_statements():
     assert len(sent) == ASSET_PURCHASE_STATEMENTS, sent
 
 
-def test_an_item_purchase_takes_a_fixed_number_of_statements():
+def test_an_item_purchase_takes_a_fixed_number_of_statements(give_item, grant):
     seller, buyer = UserFactory(), UserFactory()
     grant(buyer, "DIAMOND", 1000)
     first, second = give_item(seller), give_item(seller)

@@ -8,7 +8,6 @@ from backpack_site.schedule import PERIODIC_TASKS
 from market.models import ListingStatus, MarketListing
 from market.services import listing_create, listing_purchase
 from market.tasks import expire_listings
-from tests.conftest import frozen, give_item, grant
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -17,7 +16,7 @@ CHANGELIST = "/admin/market/marketlisting/"
 
 
 @pytest.fixture
-def seller(user):
+def seller(user, grant):
     grant(user, "red_shard", 100)
     return user
 
@@ -47,7 +46,9 @@ def test_admin_is_read_only(admin_client, seller):
     assert admin_client.get("/admin/market/markettrade/").status_code == 200
 
 
-def test_delist_action_cancels_through_the_service_and_releases(admin_client, seller, other_user):
+def test_delist_action_cancels_through_the_service_and_releases(
+    admin_client, seller, other_user, frozen, give_item, grant
+):
     grant(other_user, "DIAMOND", 100)
     asset_listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
     item = give_item(seller)
@@ -81,7 +82,7 @@ def test_staff_without_the_permission_cannot_delist(client, seller):
 
 
 @override_settings(MARKET_LISTING_TTL=timedelta(seconds=-1))
-def test_expire_listings_command_releases_what_expired(seller, capsys):
+def test_expire_listings_command_releases_what_expired(seller, capsys, frozen):
     listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
 
     call_command("expire_listings")
@@ -91,7 +92,7 @@ def test_expire_listings_command_releases_what_expired(seller, capsys):
 
 
 @override_settings(MARKET_LISTING_TTL=timedelta(seconds=-1))
-def test_the_hourly_task_expires_listings_and_is_scheduled(seller):
+def test_the_hourly_task_expires_listings_and_is_scheduled(seller, frozen):
     listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=9)
 
     assert expire_listings.apply().get() == 1

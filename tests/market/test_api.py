@@ -3,7 +3,6 @@ import pytest
 from items.models import ItemStatus
 from market.models import MarketTrade
 from market.services import listing_cancel, listing_create, listing_purchase
-from tests.conftest import available, frozen, give_item, grant
 from tests.factories import OperatorFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -16,14 +15,14 @@ def purchase_url(listing):
 
 
 @pytest.fixture
-def seller(user):
+def seller(user, grant):
     grant(user, "red_shard", 100)
     grant(user, "blue_shard", 100)
     return user
 
 
 @pytest.fixture
-def buyer(other_user):
+def buyer(other_user, grant):
     grant(other_user, "DIAMOND", 1000)
     return other_user
 
@@ -44,7 +43,7 @@ def test_market_requires_authentication(client_for):
     assert error_code(response) == "not_authenticated"
 
 
-def test_create_an_asset_listing(api, seller):
+def test_create_an_asset_listing(api, seller, frozen):
     response = api.post(LISTINGS, {"asset_code": "red_shard", "quantity": 5, "unit_price": 12}, format="json")
 
     assert response.status_code == 201
@@ -56,7 +55,7 @@ def test_create_an_asset_listing(api, seller):
     assert frozen(seller, "red_shard") == 5
 
 
-def test_create_an_item_listing(api, user):
+def test_create_an_item_listing(api, user, give_item):
     item = give_item(user, item_type="product", name="Dumplings")
 
     response = api.post(LISTINGS, {"item_instance_id": item.pk, "unit_price": 300}, format="json")
@@ -91,7 +90,7 @@ def test_create_an_item_listing(api, user):
         ({"asset_code": "gold", "quantity": 1, "unit_price": 5}, 400, "unknown_asset"),
     ],
 )
-def test_invalid_listings_are_refused_with_their_code(api, seller, body, status, code):
+def test_invalid_listings_are_refused_with_their_code(api, seller, body, status, code, frozen):
     response = api.post(LISTINGS, body, format="json")
 
     assert response.status_code == status
@@ -99,7 +98,7 @@ def test_invalid_listings_are_refused_with_their_code(api, seller, body, status,
     assert frozen(seller, "red_shard") == 0
 
 
-def test_listing_an_item_that_is_not_available_is_item_not_available(api, user, other_user):
+def test_listing_an_item_that_is_not_available_is_item_not_available(api, user, other_user, give_item):
     item = give_item(user)
     listing_create(seller_id=user.pk, item_instance_id=item.pk, unit_price=5)
 
@@ -109,7 +108,7 @@ def test_listing_an_item_that_is_not_available_is_item_not_available(api, user, 
     assert error_code(response) == "item_not_available"
 
 
-def test_listing_someone_elses_item_is_not_found(api, other_user):
+def test_listing_someone_elses_item_is_not_found(api, other_user, give_item):
     item = give_item(other_user)
 
     response = api.post(LISTINGS, {"item_instance_id": item.pk, "unit_price": 5}, format="json")
@@ -128,7 +127,7 @@ def test_too_many_open_listings(api, seller, settings):
     assert error_code(response) == "too_many_open_listings"
 
 
-def test_browse_shows_listings_on_sale_with_filters(buyer_api, seller):
+def test_browse_shows_listings_on_sale_with_filters(buyer_api, seller, give_item):
     red = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=10)
     blue = listing_create(seller_id=seller.pk, asset_code="blue_shard", quantity=5, unit_price=20)
     voucher = listing_create(seller_id=seller.pk, item_instance_id=give_item(seller).pk, unit_price=30)
@@ -174,7 +173,7 @@ def test_browse_paginates_by_price_with_a_cursor(buyer_api, seller):
     assert third["next"] is None
 
 
-def test_browse_uses_a_fixed_number_of_queries(buyer_api, seller, django_assert_num_queries):
+def test_browse_uses_a_fixed_number_of_queries(buyer_api, seller, django_assert_num_queries, give_item):
     for n in range(5):
         listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=1, unit_price=10 + n)
         listing_create(seller_id=seller.pk, item_instance_id=give_item(seller).pk, unit_price=10 + n)
@@ -185,7 +184,9 @@ def test_browse_uses_a_fixed_number_of_queries(buyer_api, seller, django_assert_
     assert len(response.json()["results"]) == 10
 
 
-def test_listing_detail_is_visible_while_on_sale_then_only_to_its_parties(api, buyer_api, client_for, seller, buyer):
+def test_listing_detail_is_visible_while_on_sale_then_only_to_its_parties(
+    api, buyer_api, client_for, seller, buyer, give_item
+):
     listing = listing_create(seller_id=seller.pk, item_instance_id=give_item(seller).pk, unit_price=10)
     stranger = client_for(UserFactory())
     url = f"{LISTINGS}/{listing.pk}"
@@ -199,7 +200,7 @@ def test_listing_detail_is_visible_while_on_sale_then_only_to_its_parties(api, b
     assert buyer_api.get(url).json()["status"] == "sold"
 
 
-def test_purchase_an_asset_listing(buyer_api, seller, buyer):
+def test_purchase_an_asset_listing(buyer_api, seller, buyer, available):
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
 
     response = buyer_api.post(purchase_url(listing), {"quantity": 3}, format="json")
@@ -221,7 +222,7 @@ def test_purchase_an_asset_listing(buyer_api, seller, buyer):
     assert available(seller) == 114
 
 
-def test_purchase_an_item_listing(buyer_api, seller, buyer):
+def test_purchase_an_item_listing(buyer_api, seller, buyer, give_item):
     item = give_item(seller)
     listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=100)
 
@@ -233,7 +234,7 @@ def test_purchase_an_item_listing(buyer_api, seller, buyer):
     assert item.owner_id == buyer.pk
 
 
-def test_purchase_with_insufficient_balance_is_409_and_changes_nothing(client_for, seller):
+def test_purchase_with_insufficient_balance_is_409_and_changes_nothing(client_for, seller, available, frozen, grant):
     poor = UserFactory()
     grant(poor, "DIAMOND", 10)
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
@@ -247,7 +248,7 @@ def test_purchase_with_insufficient_balance_is_409_and_changes_nothing(client_fo
     assert not MarketTrade.objects.exists()
 
 
-def test_buying_your_own_listing_is_409(api, seller):
+def test_buying_your_own_listing_is_409(api, seller, grant):
     grant(seller, "DIAMOND", 1000)
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
 
@@ -284,7 +285,7 @@ def test_buying_an_unknown_listing_is_404(buyer_api):
     assert error_code(response) == "listing_not_found"
 
 
-def test_retry_with_the_idempotency_key_header_returns_the_original_201_and_trade(buyer_api, seller, buyer):
+def test_retry_with_the_idempotency_key_header_returns_the_original_201_and_trade(buyer_api, seller, buyer, available):
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
     headers = {"Idempotency-Key": "purchase-7f3a"}
 
@@ -298,7 +299,7 @@ def test_retry_with_the_idempotency_key_header_returns_the_original_201_and_trad
     assert MarketTrade.objects.count() == 1
 
 
-def test_retry_with_a_request_id_in_the_body_returns_the_trade(buyer_api, seller, buyer):
+def test_retry_with_a_request_id_in_the_body_returns_the_trade(buyer_api, seller, buyer, available):
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
     body = {"quantity": 2, "request_id": "r-1"}
 
@@ -342,7 +343,7 @@ def test_an_overlong_idempotency_key_is_invalid(buyer_api, seller):
     assert error_code(response) == "invalid_input"
 
 
-def test_cancel_by_the_seller_releases_the_hold(api, seller):
+def test_cancel_by_the_seller_releases_the_hold(api, seller, available, frozen):
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
 
     response = api.post(f"{LISTINGS}/{listing.pk}/cancel")
@@ -375,7 +376,7 @@ def test_cancel_twice_is_409(api, seller):
     assert error_code(response) == "listing_not_on_sale"
 
 
-def test_my_listings_are_the_callers_in_every_status(api, seller, buyer):
+def test_my_listings_are_the_callers_in_every_status(api, seller, buyer, grant):
     on_sale = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)
     cancelled = listing_create(seller_id=seller.pk, asset_code="blue_shard", quantity=1, unit_price=40)
     listing_cancel(listing_id=cancelled.pk, actor=seller)
@@ -389,7 +390,7 @@ def test_my_listings_are_the_callers_in_every_status(api, seller, buyer):
     assert [row["id"] for row in only_cancelled] == [cancelled.pk]
 
 
-def test_trades_are_the_callers_as_buyer_or_seller(client_for, seller, buyer):
+def test_trades_are_the_callers_as_buyer_or_seller(client_for, seller, buyer, grant):
     third = UserFactory()
     grant(third, "DIAMOND", 1000)
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=40)

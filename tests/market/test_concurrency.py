@@ -11,13 +11,12 @@ from ledger.reconciliation import ledger_discrepancies
 from market.exceptions import ListingNotOnSale, QuantityExceedsRemaining
 from market.models import ListingStatus, MarketListing, MarketTrade
 from market.services import PurchaseResult, listing_create, listing_purchase
-from tests.conftest import available, frozen, give_item, grant, run_in_threads
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def test_32_buyers_racing_for_one_item_make_exactly_one_trade():
+def test_32_buyers_racing_for_one_item_make_exactly_one_trade(available, give_item, grant, run_in_threads):
     seller = UserFactory()
     buyers = [UserFactory() for _ in range(32)]
     for buyer in buyers:
@@ -43,7 +42,7 @@ def test_32_buyers_racing_for_one_item_make_exactly_one_trade():
     assert ledger_discrepancies() == []
 
 
-def test_concurrent_partial_purchases_never_sell_more_than_listed():
+def test_concurrent_partial_purchases_never_sell_more_than_listed(available, frozen, grant, run_in_threads):
     seller = UserFactory()
     grant(seller, "red_crystal", 60)
     buyers = [UserFactory() for _ in range(8)]

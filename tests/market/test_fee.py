@@ -11,7 +11,6 @@ from core.amounts import MAX_AMOUNT
 from ledger.models import Balance, SystemAccount
 from ledger.selectors import system_balance
 from market.services import fee_split, listing_create, listing_purchase
-from tests.conftest import available, grant
 from tests.factories import UserFactory
 
 unit_prices = st.integers(min_value=1, max_value=10**7)
@@ -49,7 +48,7 @@ def test_with_a_minimum_the_fee_is_never_below_it_nor_above_the_total(unit_price
 
 
 @pytest.mark.django_db
-def test_buying_one_unit_at_a_time_still_pays_the_minimum_fee():
+def test_buying_one_unit_at_a_time_still_pays_the_minimum_fee(available, grant):
     seller, buyer = UserFactory(), UserFactory()
     grant(seller, "green_shard", 10)
     grant(buyer, "DIAMOND", 100)
@@ -82,7 +81,9 @@ def fee_account_balance(asset_code: str) -> int:
     bought=st.integers(min_value=1, max_value=1000),
     fee_bps=fee_rates,
 )
-def test_a_purchase_moves_the_price_between_buyer_seller_and_fee_account_only(unit_price, listed, bought, fee_bps):
+def test_a_purchase_moves_the_price_between_buyer_seller_and_fee_account_only(
+    unit_price, listed, bought, fee_bps, available, grant
+):
     bought = min(bought, listed)
     seller, buyer = UserFactory(), UserFactory()
     grant(seller, "green_shard", listed)

@@ -13,19 +13,22 @@ from ledger.reconciliation import ledger_discrepancies
 from ledger.selectors import system_balance
 from ledger.services import system_account_id, system_slot_code
 from market.services import listing_create, listing_purchase
-from tests.conftest import grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def buyer_in_slot(slot: int):
-    """A new user whose id falls in `slot` of the slotted accounts."""
-    while True:
-        user = UserFactory()
-        if user.pk % SYSTEM_ACCOUNT_SLOTS == slot:
-            grant(user, "DIAMOND", 1000)
-            return user
+@pytest.fixture
+def buyer_in_slot(grant):
+    def buyer_in_slot(slot: int):
+        """A new user whose id falls in `slot` of the slotted accounts."""
+        while True:
+            user = UserFactory()
+            if user.pk % SYSTEM_ACCOUNT_SLOTS == slot:
+                grant(user, "DIAMOND", 1000)
+                return user
+
+    return buyer_in_slot
 
 
 def hold_fee_row(code: str, held: threading.Event, release: threading.Event) -> None:
@@ -38,7 +41,7 @@ def hold_fee_row(code: str, held: threading.Event, release: threading.Event) -> 
         connections.close_all()
 
 
-def test_a_held_fee_slot_holds_up_only_the_purchases_of_its_own_slot():
+def test_a_held_fee_slot_holds_up_only_the_purchases_of_its_own_slot(buyer_in_slot, grant):
     seller = UserFactory()
     grant(seller, "red_shard", 10)
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=30)

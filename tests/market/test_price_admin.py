@@ -7,7 +7,6 @@ from django.utils import timezone
 
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
-from tests.conftest import grant
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +26,7 @@ def sell(seller, buyer, unit_price: int, *, days_ago: float, key: str) -> None:
     MarketTrade.objects.filter(pk=trade.pk).update(created_at=timezone.now() - timedelta(days=days_ago))
 
 
-def test_the_chart_page_draws_price_and_volume_of_an_asset(admin_client, user, other_user):
+def test_the_chart_page_draws_price_and_volume_of_an_asset(admin_client, user, other_user, grant):
     grant(user, "red_shard", 100)
     grant(other_user, "DIAMOND", 10_000)
     for n in range(20):

@@ -9,7 +9,6 @@ from django.utils import timezone
 from market.models import MarketTrade
 from market.price_selectors import market_summary, order_book, price_buckets
 from market.services import listing_cancel, listing_create, listing_purchase
-from tests.conftest import grant
 
 pytestmark = pytest.mark.django_db
 
@@ -18,14 +17,14 @@ _keys = itertools.count(1)
 
 
 @pytest.fixture
-def seller(user):
+def seller(user, grant):
     grant(user, "red_shard", 1000)
     grant(user, "blue_shard", 1000)
     return user
 
 
 @pytest.fixture
-def buyer(other_user):
+def buyer(other_user, grant):
     grant(other_user, "DIAMOND", 100_000)
     return other_user
 

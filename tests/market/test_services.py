@@ -23,20 +23,19 @@ from market.exceptions import (
 )
 from market.models import ListingStatus, ListingType, MarketListing, MarketTrade
 from market.services import listing_cancel, listing_create, listing_purchase, listings_expire
-from tests.conftest import available, frozen, give_item, grant
 from tests.factories import OperatorFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def seller(user):
+def seller(user, grant):
     grant(user, "red_shard", 100)
     return user
 
 
 @pytest.fixture
-def buyer(other_user):
+def buyer(other_user, grant):
     grant(other_user, "DIAMOND", 10_000)
     return other_user
 
@@ -65,7 +64,7 @@ def snapshot() -> dict:
 # Creating listings
 
 
-def test_asset_listing_freezes_the_quantity_under_a_hold(seller):
+def test_asset_listing_freezes_the_quantity_under_a_hold(seller, available, frozen):
     listing = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=10, unit_price=30)
 
     assert listing.listing_type == ListingType.ASSET
@@ -77,7 +76,7 @@ def test_asset_listing_freezes_the_quantity_under_a_hold(seller):
     assert ledger_discrepancies() == []
 
 
-def test_item_listing_locks_the_item_by_the_listing(user):
+def test_item_listing_locks_the_item_by_the_listing(user, give_item):
     item = give_item(user)
 
     listing = listing_create(seller_id=user.pk, item_instance_id=item.pk, unit_price=500)
@@ -87,7 +86,7 @@ def test_item_listing_locks_the_item_by_the_listing(user):
     assert (item.status, item.locked_by) == (ItemStatus.LOCKED, f"market:{listing.pk}")
 
 
-def test_diamond_is_not_tradable(user):
+def test_diamond_is_not_tradable(user, grant):
     grant(user, "DIAMOND", 100)
 
     with pytest.raises(AssetNotTradable):
@@ -120,7 +119,7 @@ def test_unknown_assets_are_refused(seller):
         {"unit_price": 5},
     ],
 )
-def test_invalid_listings_are_refused_and_freeze_nothing(seller, fields):
+def test_invalid_listings_are_refused_and_freeze_nothing(seller, fields, frozen):
     with pytest.raises(InvalidListing):
         listing_create(seller_id=seller.pk, **fields)
 
@@ -128,14 +127,14 @@ def test_invalid_listings_are_refused_and_freeze_nothing(seller, fields):
     assert not MarketListing.objects.exists()
 
 
-def test_asset_and_item_together_are_refused(seller):
+def test_asset_and_item_together_are_refused(seller, give_item):
     item = give_item(seller)
 
     with pytest.raises(InvalidListing):
         listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=1, item_instance_id=item.pk, unit_price=5)
 
 
-def test_listing_more_than_available_is_refused_and_leaves_no_listing(seller):
+def test_listing_more_than_available_is_refused_and_leaves_no_listing(seller, available, frozen):
     with pytest.raises(InsufficientBalance):
         listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=101, unit_price=5)
 
@@ -143,7 +142,7 @@ def test_listing_more_than_available_is_refused_and_leaves_no_listing(seller):
     assert (available(seller, "red_shard"), frozen(seller, "red_shard")) == (100, 0)
 
 
-def test_someone_elses_item_cannot_be_listed(user, other_user):
+def test_someone_elses_item_cannot_be_listed(user, other_user, give_item):
     item = give_item(other_user)
 
     with pytest.raises(ItemNotFound):
@@ -152,7 +151,7 @@ def test_someone_elses_item_cannot_be_listed(user, other_user):
     assert not MarketListing.objects.exists()
 
 
-def test_an_item_locked_by_something_else_cannot_be_listed(user):
+def test_an_item_locked_by_something_else_cannot_be_listed(user, give_item):
     item = give_item(user)
     item_lock(item_id=item.pk, locked_by="redemption:some-order", owner_id=user.pk)
 
@@ -164,7 +163,7 @@ def test_an_item_locked_by_something_else_cannot_be_listed(user):
     assert not MarketListing.objects.exists()
 
 
-def test_an_item_cannot_be_listed_twice(user):
+def test_an_item_cannot_be_listed_twice(user, give_item):
     item = give_item(user)
     listing_create(seller_id=user.pk, item_instance_id=item.pk, unit_price=5)
 
@@ -190,7 +189,7 @@ def test_open_listings_per_seller_are_capped(seller, buyer):
 # Purchases
 
 
-def test_partial_purchase_moves_everything_in_one_entry(seller, buyer, shard_listing):
+def test_partial_purchase_moves_everything_in_one_entry(seller, buyer, shard_listing, available, frozen):
     result = listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="k1")
 
     trade = result.trade
@@ -209,7 +208,7 @@ def test_partial_purchase_moves_everything_in_one_entry(seller, buyer, shard_lis
     assert ledger_discrepancies() == []
 
 
-def test_buying_what_remains_sells_the_listing(seller, buyer, shard_listing):
+def test_buying_what_remains_sells_the_listing(seller, buyer, shard_listing, available, frozen):
     listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="k1")
     listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=6, idempotency_key="k2")
 
@@ -223,7 +222,7 @@ def test_buying_what_remains_sells_the_listing(seller, buyer, shard_listing):
     assert ledger_discrepancies() == []
 
 
-def test_item_purchase_gives_the_item_to_the_buyer(seller, buyer):
+def test_item_purchase_gives_the_item_to_the_buyer(seller, buyer, available, give_item):
     item = give_item(seller)
     listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=999)
 
@@ -238,7 +237,7 @@ def test_item_purchase_gives_the_item_to_the_buyer(seller, buyer):
     assert ledger_discrepancies() == []
 
 
-def test_buying_your_own_listing_is_refused(seller, shard_listing):
+def test_buying_your_own_listing_is_refused(seller, shard_listing, grant):
     grant(seller, "DIAMOND", 1000)
     before = snapshot()
 
@@ -257,7 +256,7 @@ def test_buying_more_than_remains_is_refused(buyer, shard_listing):
     assert snapshot() == before
 
 
-def test_insufficient_balance_changes_nothing_anywhere(seller, other_user, shard_listing):
+def test_insufficient_balance_changes_nothing_anywhere(seller, other_user, shard_listing, grant):
     grant(other_user, "DIAMOND", 100)
     before = snapshot()
 
@@ -267,7 +266,7 @@ def test_insufficient_balance_changes_nothing_anywhere(seller, other_user, shard
     assert snapshot() == before
 
 
-def test_insufficient_balance_leaves_the_item_with_its_seller(seller, other_user):
+def test_insufficient_balance_leaves_the_item_with_its_seller(seller, other_user, give_item):
     item = give_item(seller)
     listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=999)
     before = snapshot()
@@ -278,7 +277,7 @@ def test_insufficient_balance_leaves_the_item_with_its_seller(seller, other_user
     assert snapshot() == before
 
 
-def test_a_sold_listing_is_not_on_sale(buyer, seller):
+def test_a_sold_listing_is_not_on_sale(buyer, seller, give_item, grant):
     item = give_item(seller)
     listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=10)
     listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="first")
@@ -294,7 +293,7 @@ def test_an_unknown_listing_is_not_found(buyer):
         listing_purchase(listing_id=12345, buyer_id=buyer.pk, quantity=1, idempotency_key="k")
 
 
-def test_asset_purchase_needs_a_quantity_and_item_purchase_takes_none(seller, buyer, shard_listing):
+def test_asset_purchase_needs_a_quantity_and_item_purchase_takes_none(seller, buyer, shard_listing, give_item):
     item = give_item(seller)
     item_listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=10)
 
@@ -304,7 +303,7 @@ def test_asset_purchase_needs_a_quantity_and_item_purchase_takes_none(seller, bu
         listing_purchase(listing_id=item_listing.pk, buyer_id=buyer.pk, quantity=2, idempotency_key="b")
 
 
-def test_retry_with_the_same_key_returns_the_same_trade_and_charges_once(seller, buyer, shard_listing):
+def test_retry_with_the_same_key_returns_the_same_trade_and_charges_once(seller, buyer, shard_listing, available):
     first = listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="retry")
     second = listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="retry")
 
@@ -316,7 +315,7 @@ def test_retry_with_the_same_key_returns_the_same_trade_and_charges_once(seller,
     assert shard_listing.quantity_remaining == 6
 
 
-def test_retry_after_the_listing_sold_out_still_returns_the_trade(buyer, seller):
+def test_retry_after_the_listing_sold_out_still_returns_the_trade(buyer, seller, available, give_item):
     item = give_item(seller)
     listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=10)
     first = listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="retry")
@@ -327,7 +326,7 @@ def test_retry_after_the_listing_sold_out_still_returns_the_trade(buyer, seller)
     assert available(buyer) == 10_000 - 10
 
 
-def test_the_same_key_for_a_different_purchase_is_a_conflict(seller, buyer, shard_listing):
+def test_the_same_key_for_a_different_purchase_is_a_conflict(seller, buyer, shard_listing, available):
     other = listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=5, unit_price=10)
     listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="retry")
 
@@ -339,7 +338,7 @@ def test_the_same_key_for_a_different_purchase_is_a_conflict(seller, buyer, shar
     assert available(buyer) == 10_000 - 120
 
 
-def test_two_buyers_may_use_the_same_key(seller, buyer, shard_listing):
+def test_two_buyers_may_use_the_same_key(seller, buyer, shard_listing, grant):
     third = UserFactory()
     grant(third, "DIAMOND", 1000)
 
@@ -351,7 +350,9 @@ def test_two_buyers_may_use_the_same_key(seller, buyer, shard_listing):
 
 
 @override_settings(MARKET_FEE_BPS=0)
-def test_without_a_fee_the_seller_gets_everything_and_the_fee_account_is_untouched(seller, buyer, shard_listing):
+def test_without_a_fee_the_seller_gets_everything_and_the_fee_account_is_untouched(
+    seller, buyer, shard_listing, available
+):
     trade = listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=3, idempotency_key="k").trade
 
     assert (trade.fee, trade.seller_amount) == (0, 90)
@@ -375,7 +376,7 @@ def test_the_fee_is_rounded_down_in_the_sellers_favour(seller, buyer):
 # Cancel and expiry
 
 
-def test_cancel_releases_exactly_what_remains_held(seller, buyer, shard_listing):
+def test_cancel_releases_exactly_what_remains_held(seller, buyer, shard_listing, available, frozen):
     listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=4, idempotency_key="k")
 
     listing = listing_cancel(listing_id=shard_listing.pk, actor=seller)
@@ -387,7 +388,7 @@ def test_cancel_releases_exactly_what_remains_held(seller, buyer, shard_listing)
     assert ledger_discrepancies() == []
 
 
-def test_cancel_unlocks_the_item(user):
+def test_cancel_unlocks_the_item(user, give_item):
     item = give_item(user)
     listing = listing_create(seller_id=user.pk, item_instance_id=item.pk, unit_price=5)
 
@@ -397,7 +398,7 @@ def test_cancel_unlocks_the_item(user):
     assert (item.status, item.locked_by, item.owner_id) == (ItemStatus.AVAILABLE, None, user.pk)
 
 
-def test_only_the_seller_or_an_operator_may_cancel_never_plain_staff(seller, buyer, shard_listing):
+def test_only_the_seller_or_an_operator_may_cancel_never_plain_staff(seller, buyer, shard_listing, frozen):
     with pytest.raises(ListingNotFound):
         listing_cancel(listing_id=shard_listing.pk, actor=buyer)
     with pytest.raises(ListingNotFound):
@@ -409,7 +410,7 @@ def test_only_the_seller_or_an_operator_may_cancel_never_plain_staff(seller, buy
     assert frozen(seller, "red_shard") == 0
 
 
-def test_a_cancelled_listing_cannot_be_cancelled_again_or_bought(seller, buyer, shard_listing):
+def test_a_cancelled_listing_cannot_be_cancelled_again_or_bought(seller, buyer, shard_listing, available):
     listing_cancel(listing_id=shard_listing.pk, actor=seller)
 
     with pytest.raises(ListingNotOnSale):
@@ -420,7 +421,9 @@ def test_a_cancelled_listing_cannot_be_cancelled_again_or_bought(seller, buyer, 
     assert available(seller, "red_shard") == 100
 
 
-def test_expiry_releases_holds_and_locks_of_listings_past_their_time(seller, buyer, shard_listing):
+def test_expiry_releases_holds_and_locks_of_listings_past_their_time(
+    seller, buyer, shard_listing, available, frozen, give_item
+):
     item = give_item(seller)
     item_listing = listing_create(seller_id=seller.pk, item_instance_id=item.pk, unit_price=5)
     listing_purchase(listing_id=shard_listing.pk, buyer_id=buyer.pk, quantity=3, idempotency_key="k")
@@ -438,7 +441,7 @@ def test_expiry_releases_holds_and_locks_of_listings_past_their_time(seller, buy
     assert ledger_discrepancies() == []
 
 
-def test_expiry_leaves_fresh_listings_on_sale(seller, shard_listing):
+def test_expiry_leaves_fresh_listings_on_sale(seller, shard_listing, frozen):
     assert listings_expire(now=timezone.now() + timedelta(days=13)) == 0
 
     shard_listing.refresh_from_db()
@@ -457,7 +460,7 @@ def test_a_listing_past_its_time_cannot_be_bought_before_the_task_runs(seller, b
 # The database keeps the invariants even against code that bypasses the services
 
 
-def test_database_refuses_a_listing_with_both_an_asset_and_an_item(seller):
+def test_database_refuses_a_listing_with_both_an_asset_and_an_item(seller, give_item):
     item = give_item(seller)
 
     with pytest.raises(IntegrityError), transaction.atomic():

@@ -6,7 +6,6 @@ from ledger import selectors
 from ledger.models import AuditAction, Balance, BalanceAudit, SystemAccount
 from ledger.reconciliation import ledger_discrepancies
 from ledger.services import account_get_or_create, system_account_id
-from tests.conftest import grant
 from tests.factories import OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -18,7 +17,7 @@ def operator(db):
 
 
 @pytest.fixture
-def drifted(user):
+def drifted(user, grant):
     """A balance row one more than its journal says, as a bad manual edit would leave it."""
     grant(user, "DIAMOND", 100)
     account = account_get_or_create(user_id=user.pk)
@@ -50,7 +49,7 @@ def test_recalculate_apply_fixes_the_row_and_audits_it(drifted, operator):
     assert ledger_discrepancies() == []
 
 
-def test_adjust_posts_a_balanced_entry_against_adjustment_and_audits_it_once_per_key(user, operator):
+def test_adjust_posts_a_balanced_entry_against_adjustment_and_audits_it_once_per_key(user, operator, grant):
     grant(user, "red_shard", 10)
 
     for _ in range(2):  # a rerun with the same key changes nothing
@@ -69,7 +68,7 @@ def test_adjust_posts_a_balanced_entry_against_adjustment_and_audits_it_once_per
 
 
 @pytest.mark.parametrize("command", ["recalculate_balance", "adjust_balance"])
-def test_corrections_refuse_without_a_reason(user, operator, command):
+def test_corrections_refuse_without_a_reason(user, operator, command, grant):
     grant(user, "DIAMOND", 5)
     args = (
         [account_get_or_create(user_id=user.pk).pk, "DIAMOND"]
@@ -85,7 +84,7 @@ def test_corrections_refuse_without_a_reason(user, operator, command):
     assert not BalanceAudit.objects.exists()
 
 
-def test_adjust_cannot_take_a_user_below_zero(user, operator):
+def test_adjust_cannot_take_a_user_below_zero(user, operator, grant):
     grant(user, "DIAMOND", 2)
 
     with pytest.raises(CommandError, match="too low"):
@@ -95,7 +94,7 @@ def test_adjust_cannot_take_a_user_below_zero(user, operator):
 
 
 @pytest.mark.parametrize("command", ["recalculate_balance", "adjust_balance"])
-def test_corrections_refuse_an_operator_without_the_permission(user, command):
+def test_corrections_refuse_an_operator_without_the_permission(user, command, grant):
     grant(user, "DIAMOND", 5)
     cashier = UserFactory(is_staff=True)
     args = (

@@ -13,7 +13,6 @@ from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
 from operations.models import ReconciliationRun, RunStatus
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
-from tests.conftest import grant
 from tests.factories import StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -35,7 +34,7 @@ def plant_attempts(outcome: str, count: int, *, age: timedelta) -> None:
     RedemptionAttempt.objects.filter(pk__in=[a.pk for a in created]).update(created_at=timezone.now() - age)
 
 
-def test_dashboard_shows_runs_redemption_rates_and_trade_volume(admin_client, user, other_user):
+def test_dashboard_shows_runs_redemption_rates_and_trade_volume(admin_client, user, other_user, grant):
     call_command("reconcile_ledger")
     grant(user, "red_shard", 10)
     with connection.cursor() as cursor:
@@ -109,7 +108,7 @@ def test_staff_without_the_runs_permission_are_refused(client):
     assert client.get(DASHBOARD).status_code == 403
 
 
-def test_dashboard_charts_the_last_30_days_of_trades_fees_redemption_and_runs(admin_client, user, other_user):
+def test_dashboard_charts_the_last_30_days_of_trades_fees_redemption_and_runs(admin_client, user, other_user, grant):
     ReconciliationRun.objects.bulk_create(
         [ReconciliationRun(status=RunStatus.PASSED), ReconciliationRun(status=RunStatus.FAILED, discrepancy_count=4)]
     )
@@ -139,7 +138,9 @@ def test_empty_dashboard_charts_say_so(admin_client):
     assert "No verifications" in charts["redemption"] and "No reconciliation run" in charts["runs"]
 
 
-def test_dashboard_queries_do_not_grow_with_the_data(admin_client, django_assert_max_num_queries, user, other_user):
+def test_dashboard_queries_do_not_grow_with_the_data(
+    admin_client, django_assert_max_num_queries, user, other_user, grant
+):
     grant(user, "red_shard", 10)
     grant(other_user, "DIAMOND", 10_000)
     listing = listing_create(seller_id=user.pk, asset_code="red_shard", quantity=10, unit_price=50)
@@ -152,7 +153,7 @@ def test_dashboard_queries_do_not_grow_with_the_data(admin_client, django_assert
         admin_client.get(DASHBOARD)
 
 
-def test_dashboard_shows_the_last_checkpoint_and_the_last_block_with_its_hash(admin_client, user, settings):
+def test_dashboard_shows_the_last_checkpoint_and_the_last_block_with_its_hash(admin_client, user, settings, grant):
     settings.JOURNAL_COMMIT_GRACE_SECONDS = 0
     grant(user, "DIAMOND", 5)
     journal_seal()

@@ -14,7 +14,6 @@ from ledger.services import balance_adjust, balance_recalculate
 from operations import reconciliation
 from operations.models import RunKind, RunStatus
 from operations.reconciliation import reconciliation_run
-from tests.conftest import execute_sql, grant
 from tests.factories import OperatorFactory, UserFactory
 
 
@@ -25,7 +24,7 @@ def no_grace(settings):
 
 
 @pytest.fixture
-def checkpointed(db, alice, bob):
+def checkpointed(db, alice, bob, grant):
     """Alice's and bob's grants, proven by a first (full) run."""
     grant(alice, "DIAMOND", 100)
     grant(bob, "DIAMOND", 50)
@@ -43,13 +42,17 @@ def account(user) -> int:
     return Account.objects.get(user=user).pk
 
 
-def drift(user, amount: int = 1) -> None:
-    """A balance row moved behind the services' back, without a leg and without touching updated_at."""
-    execute_sql(
-        "UPDATE account_asset_balances SET available_amount = available_amount + %s"
-        " WHERE account_id = %s AND asset_code = 'DIAMOND'",
-        [amount, account(user)],
-    )
+@pytest.fixture
+def drift(execute_sql):
+    def drift(user, amount: int = 1) -> None:
+        """A balance row moved behind the services' back, without a leg and without touching updated_at."""
+        execute_sql(
+            "UPDATE account_asset_balances SET available_amount = available_amount + %s"
+            " WHERE account_id = %s AND asset_code = 'DIAMOND'",
+            [amount, account(user)],
+        )
+
+    return drift
 
 
 def found(run) -> set[str]:
@@ -62,7 +65,7 @@ def checkpoint_of(user) -> tuple[int, int]:
 
 
 @pytest.mark.django_db
-def test_the_next_run_is_incremental_and_moves_the_checkpoint_over_the_new_legs(checkpointed, alice):
+def test_the_next_run_is_incremental_and_moves_the_checkpoint_over_the_new_legs(checkpointed, alice, grant):
     grant(alice, "DIAMOND", 7)
 
     run = reconciliation_run()
@@ -77,7 +80,7 @@ def test_the_next_run_is_incremental_and_moves_the_checkpoint_over_the_new_legs(
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("full", [False, True])
-def test_a_drift_on_a_row_with_only_old_legs_is_found(checkpointed, bob, full):
+def test_a_drift_on_a_row_with_only_old_legs_is_found(checkpointed, bob, full, drift):
     drift(bob)
 
     run = reconciliation_run(full=full)
@@ -89,7 +92,7 @@ def test_a_drift_on_a_row_with_only_old_legs_is_found(checkpointed, bob, full):
 
 @pytest.mark.django_db
 @pytest.mark.parametrize("full", [False, True])
-def test_a_drift_on_a_row_with_new_legs_is_found(checkpointed, alice, full):
+def test_a_drift_on_a_row_with_new_legs_is_found(checkpointed, alice, full, drift, grant):
     grant(alice, "DIAMOND", 5)
     drift(alice, -2)
 
@@ -104,7 +107,7 @@ def test_a_drift_on_a_row_with_new_legs_is_found(checkpointed, alice, full):
 
 
 @pytest.mark.django_db
-def test_an_unbalanced_new_entry_is_found(checkpointed, alice):
+def test_an_unbalanced_new_entry_is_found(checkpointed, alice, execute_sql, grant):
     entry = grant(alice, "DIAMOND", 5).entry
     execute_sql("DELETE FROM asset_transactions WHERE entry_id = %s AND account_id <> %s", [entry.pk, account(alice)])
 
@@ -112,7 +115,7 @@ def test_an_unbalanced_new_entry_is_found(checkpointed, alice):
 
 
 @pytest.mark.django_db
-def test_a_repair_between_runs_is_taken_as_it_is(checkpointed, alice, bob, operator):
+def test_a_repair_between_runs_is_taken_as_it_is(checkpointed, alice, bob, operator, drift):
     drift(bob, 3)
     assert reconciliation_run().status == RunStatus.FAILED
 
@@ -124,7 +127,7 @@ def test_a_repair_between_runs_is_taken_as_it_is(checkpointed, alice, bob, opera
 
 
 @pytest.mark.django_db
-def test_a_run_that_dies_leaves_the_checkpoint_as_it_was(checkpointed, alice, monkeypatch):
+def test_a_run_that_dies_leaves_the_checkpoint_as_it_was(checkpointed, alice, monkeypatch, grant):
     grant(alice, "DIAMOND", 9)
 
     def dies():
@@ -144,7 +147,7 @@ def test_a_run_that_dies_leaves_the_checkpoint_as_it_was(checkpointed, alice, mo
 
 
 @pytest.mark.django_db
-def test_an_edited_checkpoint_is_found_by_both_runs(checkpointed, alice):
+def test_an_edited_checkpoint_is_found_by_both_runs(checkpointed, alice, execute_sql):
     execute_sql("UPDATE ledger_checkpoint_sums SET available = available + 1 WHERE account_id = %s", [account(alice)])
 
     assert found(reconciliation_run()) == {"checkpoint_intact"}  # alice's row itself is recomputed: it is right
@@ -152,7 +155,7 @@ def test_an_edited_checkpoint_is_found_by_both_runs(checkpointed, alice):
 
 
 @pytest.mark.django_db
-def test_the_incremental_run_verifies_the_blocks_sealed_since_the_last_run(checkpointed, alice):
+def test_the_incremental_run_verifies_the_blocks_sealed_since_the_last_run(checkpointed, alice, execute_sql, grant):
     old = JournalEntry.objects.order_by("pk").first()
     journal_seal()
     assert reconciliation_run().status == RunStatus.PASSED
@@ -175,7 +178,7 @@ def test_reconcile_ledger_full_says_so(checkpointed, capsys):
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_a_leg_that_commits_after_the_checkpoint_passed_its_id_is_recomputed_not_missed_nor_an_alarm():
+def test_a_leg_that_commits_after_the_checkpoint_passed_its_id_is_recomputed_not_missed_nor_an_alarm(drift, grant):
     late_user, other = UserFactory(), UserFactory()  # consecutive ids: different issuance slots, no shared lock
     grant(late_user, "DIAMOND", 10)
     posted, go = threading.Event(), threading.Event()

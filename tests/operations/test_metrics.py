@@ -6,7 +6,6 @@ from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
 from operations.alerts import alert_fire
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
-from tests.conftest import grant
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -43,7 +42,7 @@ def test_metrics_expose_requests_alerts_and_reconciliation(client):
     assert any(name.startswith("django_http_requests_total_by_view_transport_method_total") for name in metrics)
 
 
-def test_metrics_expose_redemption_attempts_and_market_trades(client, user, other_user):
+def test_metrics_expose_redemption_attempts_and_market_trades(client, user, other_user, grant):
     seller, buyer = user, other_user
     grant(seller, "red_shard", 10)
     grant(buyer, "DIAMOND", 1000)
@@ -81,7 +80,7 @@ def test_without_a_token_configured_metrics_are_off(client, settings):
     assert client.get("/metrics", headers={"Authorization": "Bearer "}).status_code == 404
 
 
-def test_metrics_expose_legs_since_the_checkpoint_and_the_age_of_the_last_block(client, user, settings):
+def test_metrics_expose_legs_since_the_checkpoint_and_the_age_of_the_last_block(client, user, settings, grant):
     settings.JOURNAL_COMMIT_GRACE_SECONDS = 0
     grant(user, "DIAMOND", 5)
     assert "backpack_journal_seconds_since_last_block" not in metric_lines(client)  # nothing sealed yet

@@ -7,14 +7,13 @@ from market.services import listing_create, listing_purchase
 from operations.alerts import alert_fire
 from operations.models import Alert, ReconciliationRun, RunStatus
 from redemption.services import order_create
-from tests.conftest import execute_sql, give_item, grant
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def books(user, other_user):
+def books(user, other_user, give_item, grant):
     """Balances and a hold, a free item, a pending redemption order, an item listing and a partly
     bought asset listing: everything live that the checks look at."""
     grant(user, "DIAMOND", 100)
@@ -97,7 +96,7 @@ PLANTS = {
 
 
 @pytest.mark.parametrize("plant", PLANTS, ids=list(PLANTS))
-def test_each_planted_discrepancy_is_found_stored_exits_1_and_posted(books, webhook, plant):
+def test_each_planted_discrepancy_is_found_stored_exits_1_and_posted(books, webhook, plant, execute_sql):
     sql, check = PLANTS[plant]
     execute_sql(sql.format(**books))
 
@@ -113,7 +112,7 @@ def test_each_planted_discrepancy_is_found_stored_exits_1_and_posted(books, webh
     assert Alert.objects.get().webhook_status == "HTTP 204"
 
 
-def test_stored_discrepancies_are_capped_but_counted(books, settings):
+def test_stored_discrepancies_are_capped_but_counted(books, settings, execute_sql):
     settings.RECONCILIATION_MAX_STORED = 2
     execute_sql(
         "UPDATE account_asset_balances SET available_amount = available_amount + 1 WHERE allows_negative = %s", [False]

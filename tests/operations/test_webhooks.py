@@ -29,7 +29,6 @@ from operations.webhooks import (
     events_fan_out,
     webhooks_deliver,
 )
-from tests.conftest import give_item, issuer_account
 from tests.factories import OperatorFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,19 +87,23 @@ def dead_url():
     return f"http://127.0.0.1:{port}/gone"
 
 
-def grant_event(user, business_id="draw-1"):
-    asset_grant(
-        actor=issuer_account(),
-        user_id=user.pk,
-        asset_code="DIAMOND",
-        amount=5,
-        business_type="lottery_prize",
-        business_id=business_id,
-    )
-    return OutboxEvent.objects.latest("id")
+@pytest.fixture
+def grant_event(issuer):
+    def grant_event(user, business_id="draw-1"):
+        asset_grant(
+            actor=issuer,
+            user_id=user.pk,
+            asset_code="DIAMOND",
+            amount=5,
+            business_type="lottery_prize",
+            business_id=business_id,
+        )
+        return OutboxEvent.objects.latest("id")
+
+    return grant_event
 
 
-def test_a_receiver_gets_each_event_once_with_a_valid_signature(receiver, endpoint, user):
+def test_a_receiver_gets_each_event_once_with_a_valid_signature(receiver, endpoint, user, give_item, grant_event):
     granted = grant_event(user)
     item_event = (give_item(user), OutboxEvent.objects.latest("id"))[1]
 
@@ -123,7 +126,7 @@ def test_a_receiver_gets_each_event_once_with_a_valid_signature(receiver, endpoi
     assert webhooks_deliver().delivered == 0  # nothing is sent twice
 
 
-def test_an_endpoint_gets_only_the_types_it_asked_for(receiver, user):
+def test_an_endpoint_gets_only_the_types_it_asked_for(receiver, user, give_item, grant_event):
     WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["item.granted"])
     grant_event(user)
     give_item(user)
@@ -133,7 +136,7 @@ def test_an_endpoint_gets_only_the_types_it_asked_for(receiver, user):
     assert [e["type"] for e in receiver.events()] == ["item.granted"]
 
 
-def test_inactive_endpoints_get_nothing(receiver, endpoint, user):
+def test_inactive_endpoints_get_nothing(receiver, endpoint, user, grant_event):
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(active=False)
     grant_event(user)
 
@@ -144,7 +147,9 @@ def test_inactive_endpoints_get_nothing(receiver, endpoint, user):
     assert OutboxEvent.objects.get().published_at is not None
 
 
-def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(receiver, endpoint, user, settings):
+def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(
+    receiver, endpoint, user, settings, grant_event
+):
     settings.WEBHOOK_BACKOFF_BASE_SECONDS = 30
     event = grant_event(user)
     receiver.script = [500, 503]
@@ -163,7 +168,7 @@ def test_a_receiver_that_fails_twice_gets_the_event_on_the_third_attempt(receive
     assert attempts == [(1, 500, False, "HTTP 500"), (2, 503, False, "HTTP 503"), (3, 200, True, "")]
 
 
-def test_a_worker_killed_mid_delivery_leaves_it_to_be_sent_again(receiver, endpoint, user):
+def test_a_worker_killed_mid_delivery_leaves_it_to_be_sent_again(receiver, endpoint, user, grant_event):
     event = grant_event(user)
     start = timezone.now()
     events_fan_out(now=start)
@@ -179,7 +184,7 @@ def test_a_worker_killed_mid_delivery_leaves_it_to_be_sent_again(receiver, endpo
     assert (delivery.status, delivery.attempt_count) == (DeliveryStatus.DELIVERED, 1)
 
 
-def test_two_workers_never_claim_the_same_delivery(endpoint, user):
+def test_two_workers_never_claim_the_same_delivery(endpoint, user, grant_event):
     for n in range(5):
         grant_event(user, business_id=f"d{n}")
     now = timezone.now()
@@ -193,7 +198,7 @@ def test_two_workers_never_claim_the_same_delivery(endpoint, user):
     assert not {d.pk for d in first} & {d.pk for d in second}
 
 
-def test_events_fanned_out_twice_make_one_delivery_each(endpoint, user):
+def test_events_fanned_out_twice_make_one_delivery_each(endpoint, user, grant_event):
     event = grant_event(user)
     events_fan_out()
     OutboxEvent.objects.filter(pk=event.pk).update(published_at=None)  # as if a second worker read it meanwhile
@@ -212,7 +217,7 @@ def test_backoff_doubles_up_to_its_cap(settings):
     assert waits == [30, 60, 120, 1920, 3600, 3600]
 
 
-def test_a_dead_endpoint_alerts_once_and_slows_no_write(dead_url, user, settings):
+def test_a_dead_endpoint_alerts_once_and_slows_no_write(dead_url, user, settings, grant_event):
     settings.WEBHOOK_ALERT_AFTER_FAILURES = 3
     WebhookEndpoint.objects.create(url=dead_url, secret=SECRET, event_types=["*"])
     now = timezone.now()
@@ -229,7 +234,7 @@ def test_a_dead_endpoint_alerts_once_and_slows_no_write(dead_url, user, settings
     assert alert.details["last_error"] == "unreachable"  # not "refused": that would map the ports behind the URL
 
 
-def test_a_success_clears_the_alert_so_the_next_outage_alerts_again(receiver, user, settings):
+def test_a_success_clears_the_alert_so_the_next_outage_alerts_again(receiver, user, settings, grant_event):
     settings.WEBHOOK_ALERT_AFTER_FAILURES = 1
     endpoint = WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["*"])
     receiver.script = [500]
@@ -246,7 +251,7 @@ def test_a_success_clears_the_alert_so_the_next_outage_alerts_again(receiver, us
     assert Alert.objects.filter(source="webhook_endpoint").count() == 2
 
 
-def test_a_delivery_gives_up_after_the_last_attempt_and_retry_now_revives_it(dead_url, user, settings):
+def test_a_delivery_gives_up_after_the_last_attempt_and_retry_now_revives_it(dead_url, user, settings, grant_event):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
     WebhookEndpoint.objects.create(url=dead_url, secret=SECRET, event_types=["*"])
     grant_event(user)
@@ -264,7 +269,7 @@ def test_a_delivery_gives_up_after_the_last_attempt_and_retry_now_revives_it(dea
     assert delivery.status == DeliveryStatus.PENDING and delivery.next_attempt_at <= timezone.now()
 
 
-def test_a_redirect_is_a_failure(receiver, endpoint, user):
+def test_a_redirect_is_a_failure(receiver, endpoint, user, grant_event):
     receiver.script = [302]
     grant_event(user)
 
@@ -298,7 +303,7 @@ def test_a_fresh_signature_verifies():
     )
 
 
-def test_published_marks_only_unpublished_events(user):
+def test_published_marks_only_unpublished_events(user, grant_event):
     event = grant_event(user)
     events_mark_published(event_ids=[event.pk], now=timezone.now())
     first = OutboxEvent.objects.get().published_at
@@ -314,7 +319,9 @@ def admin_client(client):
     return client
 
 
-def test_the_admin_shows_deliveries_with_their_attempts_and_retries_them(admin_client, dead_url, user, settings):
+def test_the_admin_shows_deliveries_with_their_attempts_and_retries_them(
+    admin_client, dead_url, user, settings, grant_event
+):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
     WebhookEndpoint.objects.create(url=dead_url, secret=SECRET, event_types=[EventType.ASSET_GRANTED])
     grant_event(user)
@@ -415,7 +422,7 @@ def test_a_receiver_trickling_its_answer_is_cut_at_the_deadline(slow_receivers, 
 
 
 def test_a_trickling_receiver_cannot_keep_a_run_past_its_time_nor_its_deliveries_claimed(
-    slow_receivers, user, settings
+    slow_receivers, user, settings, grant_event
 ):
     settings.WEBHOOK_TIMEOUT = 1
     WebhookEndpoint.objects.create(url=slow_receivers(trickle).url, secret=SECRET, event_types=["*"])
@@ -431,7 +438,7 @@ def test_a_trickling_receiver_cannot_keep_a_run_past_its_time_nor_its_deliveries
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
 
 
-def test_a_slow_endpoint_does_not_hold_up_the_others(receiver, slow_receivers, user, settings):
+def test_a_slow_endpoint_does_not_hold_up_the_others(receiver, slow_receivers, user, settings, grant_event):
     settings.WEBHOOK_TIMEOUT = 10
     events = 30
     saw_the_others_done = []
@@ -499,7 +506,7 @@ def test_a_public_address_and_an_allowed_private_network_can_be_saved(settings):
     WebhookEndpoint(url="http://10.20.3.4:8080/hooks", secret=SECRET, event_types=["*"]).full_clean()
 
 
-def test_an_endpoint_that_became_private_is_refused_when_sent(receiver, endpoint, user, settings):
+def test_an_endpoint_that_became_private_is_refused_when_sent(receiver, endpoint, user, settings, grant_event):
     settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = []  # the endpoint was saved while 127.0.0.1 was allowed
     grant_event(user)
 
@@ -509,7 +516,7 @@ def test_an_endpoint_that_became_private_is_refused_when_sent(receiver, endpoint
     assert WebhookDelivery.objects.get().last_error.startswith("unreachable")
 
 
-def test_the_address_checked_is_the_address_connected_to(receiver, user, settings, monkeypatch):
+def test_the_address_checked_is_the_address_connected_to(receiver, user, settings, monkeypatch, grant_event):
     """DNS rebinding: a name that resolves to an allowed address when checked and to the receiver's after."""
     settings.WEBHOOK_ALLOWED_PRIVATE_NETWORKS = ["127.0.0.2/32"]
     port = receiver.server.server_port

@@ -1,15 +1,7 @@
 import pytest
 from django.core.cache import cache
 
-from redemption.services import merchant_staff_add
-from tests.conftest import give_item
-from tests.factories import MerchantFactory, StaffFactory
-
-
-def make_staff(merchant):
-    staff = StaffFactory()
-    merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
-    return staff
+from tests.factories import MerchantFactory
 
 
 @pytest.fixture(autouse=True)
@@ -30,10 +22,10 @@ def other_merchant(db):
 
 
 @pytest.fixture
-def staff(merchant):
-    return make_staff(merchant)
+def staff(merchant, staff_for):
+    return staff_for(merchant)
 
 
 @pytest.fixture
-def voucher(user):
+def voucher(user, give_item):
     return give_item(user)

@@ -10,9 +10,7 @@ from redemption.codes import code_generate
 from redemption.exceptions import CodeAlreadyUsed, TooManyAttempts, WrongMerchant
 from redemption.models import AttemptOutcome, RedemptionAttempt
 from redemption.services import order_create, order_fulfil, order_lookup
-from tests.conftest import give_item, run_in_threads
 from tests.factories import MerchantFactory, UserFactory
-from tests.redemption.conftest import make_staff
 
 LOOKUP = "/api/v4/merchant/redemptions/lookup"
 
@@ -24,10 +22,12 @@ def client(user) -> APIClient:
 
 
 @pytest.mark.django_db
-def test_staff_elsewhere_learn_only_that_a_code_was_used_not_when_or_where(user, merchant, other_merchant, staff):
+def test_staff_elsewhere_learn_only_that_a_code_was_used_not_when_or_where(
+    user, merchant, other_merchant, staff, give_item, staff_for
+):
     code = order_create(item_id=give_item(user).pk, user_id=user.pk).code
     order_fulfil(code=code, staff_user_id=staff.pk)
-    stranger = make_staff(other_merchant)
+    stranger = staff_for(other_merchant)
 
     with pytest.raises(CodeAlreadyUsed) as refusal:
         order_lookup(code=code, staff_user_id=stranger.pk)
@@ -40,10 +40,12 @@ def test_staff_elsewhere_learn_only_that_a_code_was_used_not_when_or_where(user,
 
 
 @pytest.mark.django_db
-def test_a_used_code_restricted_to_another_merchant_is_only_a_wrong_merchant(user, merchant, other_merchant, staff):
+def test_a_used_code_restricted_to_another_merchant_is_only_a_wrong_merchant(
+    user, merchant, other_merchant, staff, give_item, staff_for
+):
     code = order_create(item_id=give_item(user, merchant_code=merchant.code).pk, user_id=user.pk).code
     order_fulfil(code=code, staff_user_id=staff.pk)
-    stranger = make_staff(other_merchant)
+    stranger = staff_for(other_merchant)
 
     response = client(stranger).post(LOOKUP, {"code": code}, format="json")
 
@@ -70,8 +72,8 @@ def test_the_429_carries_retry_after(staff):
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @override_settings(REDEMPTION_FAILURE_LIMIT=10)
-def test_thirty_concurrent_bad_lookups_let_exactly_the_limit_through():
-    staff = make_staff(MerchantFactory())
+def test_thirty_concurrent_bad_lookups_let_exactly_the_limit_through(run_in_threads, staff_for):
+    staff = staff_for(MerchantFactory())
     codes = [code_generate() for _ in range(30)]
 
     results = run_in_threads(lambda i: order_lookup(code=codes[i], staff_user_id=staff.pk, ip="198.51.100.1"), 30)
@@ -84,8 +86,8 @@ def test_thirty_concurrent_bad_lookups_let_exactly_the_limit_through():
 
 @pytest.mark.django_db
 @override_settings(REDEMPTION_FAILURE_LIMIT=3, TRUSTED_PROXIES=["10.0.0.0/8"])
-def test_behind_a_trusted_proxy_one_guessing_cashier_does_not_lock_out_the_others(merchant):
-    guesser, colleague = make_staff(merchant), make_staff(merchant)
+def test_behind_a_trusted_proxy_one_guessing_cashier_does_not_lock_out_the_others(merchant, give_item, staff_for):
+    guesser, colleague = staff_for(merchant), staff_for(merchant)
     for _ in range(3):
         client(guesser).post(
             LOOKUP, {"code": code_generate()}, format="json", REMOTE_ADDR="10.1.2.3", HTTP_X_FORWARDED_FOR="192.0.2.10"
@@ -103,8 +105,8 @@ def test_behind_a_trusted_proxy_one_guessing_cashier_does_not_lock_out_the_other
 
 @pytest.mark.django_db
 @override_settings(REDEMPTION_FAILURE_LIMIT=3)
-def test_without_trusted_proxies_the_forwarded_header_is_ignored(merchant):
-    guesser = make_staff(merchant)
+def test_without_trusted_proxies_the_forwarded_header_is_ignored(merchant, staff_for):
+    guesser = staff_for(merchant)
     for index in range(3):
         client(guesser).post(LOOKUP, {"code": code_generate()}, format="json", HTTP_X_FORWARDED_FOR=f"192.0.2.{index}")
 
@@ -134,8 +136,10 @@ def test_the_client_ip_is_the_nearest_untrusted_address(remote, forwarded, expec
 
 
 @pytest.mark.django_db
-def test_wrong_merchant_is_still_refused_before_the_status_of_a_pending_code(user, merchant, other_merchant):
+def test_wrong_merchant_is_still_refused_before_the_status_of_a_pending_code(
+    user, merchant, other_merchant, give_item, staff_for
+):
     code = order_create(item_id=give_item(user, merchant_code=merchant.code).pk, user_id=user.pk).code
 
     with pytest.raises(WrongMerchant):
-        order_fulfil(code=code, staff_user_id=make_staff(other_merchant).pk)
+        order_fulfil(code=code, staff_user_id=staff_for(other_merchant).pk)

@@ -7,9 +7,7 @@ from items.models import ItemStatus
 from redemption.codes import code_generate
 from redemption.models import OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_create
-from tests.conftest import give_item
 from tests.factories import PASSWORD, StaffFactory, UserFactory
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -22,7 +20,7 @@ def logged_in(user) -> Client:
     return client
 
 
-def test_merchant_staff_find_the_page_look_up_confirm_and_see_a_refusal_after(user, staff):
+def test_merchant_staff_find_the_page_look_up_confirm_and_see_a_refusal_after(user, staff, give_item):
     voucher = give_item(user, name="Beef noodles")
     code = order_create(item_id=voucher.pk, user_id=user.pk).code
     client = logged_in(staff)
@@ -96,8 +94,8 @@ def test_staff_an_admin_adds_to_a_merchant_get_the_verify_permission():
 
 
 @override_settings(REDEMPTION_FAILURE_LIMIT=3, TRUSTED_PROXIES=["10.0.0.0/8"])
-def test_behind_a_trusted_proxy_the_page_counts_each_cashier_by_their_own_address(merchant):
-    guesser, colleague = make_staff(merchant), make_staff(merchant)
+def test_behind_a_trusted_proxy_the_page_counts_each_cashier_by_their_own_address(merchant, give_item, staff_for):
+    guesser, colleague = staff_for(merchant), staff_for(merchant)
     behind_the_balancer = {"REMOTE_ADDR": "10.0.0.2"}
     for _ in range(3):
         logged_in(guesser).post(

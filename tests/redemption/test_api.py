@@ -6,8 +6,6 @@ from django.test import override_settings
 from items.models import ItemStatus
 from redemption.codes import code_generate
 from redemption.models import RedemptionOrder
-from tests.conftest import give_item
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -48,14 +46,14 @@ def test_another_users_item_is_a_404(client_for, other_user, voucher):
     assert error_code(response) == "item_not_found"
 
 
-def test_equipment_is_not_redeemable(api, user):
+def test_equipment_is_not_redeemable(api, user, give_item):
     response = api.post(create_url(give_item(user, item_type="equipment")))
 
     assert response.status_code == 409
     assert error_code(response) == "item_not_redeemable"
 
 
-def test_the_list_shows_the_callers_orders_without_codes(api, client_for, user, other_user, voucher):
+def test_the_list_shows_the_callers_orders_without_codes(api, client_for, user, other_user, voucher, give_item):
     code = api.post(create_url(voucher)).json()["code"]
     client_for(other_user).post(create_url(give_item(other_user)))
 
@@ -126,11 +124,11 @@ def test_lookup_then_fulfil(api, client_for, voucher, staff, merchant, user):
     assert fulfilled.json()["item"]["status"] == "used"
 
 
-def test_a_second_fulfil_is_a_409_saying_when_and_where(api, client_for, voucher, staff, merchant):
+def test_a_second_fulfil_is_a_409_saying_when_and_where(api, client_for, voucher, staff, merchant, staff_for):
     code = api.post(create_url(voucher)).json()["code"]
     client_for(staff).post(FULFIL, {"code": code}, format="json")
 
-    response = client_for(make_staff(merchant)).post(FULFIL, {"code": code}, format="json")
+    response = client_for(staff_for(merchant)).post(FULFIL, {"code": code}, format="json")
 
     assert response.status_code == 409
     assert error_code(response) == "code_already_used"
@@ -164,11 +162,13 @@ def test_merchant_endpoints_are_for_merchant_staff_only(api, voucher):
     assert error_code(response) == "not_merchant_staff"
 
 
-def test_a_restricted_item_at_another_merchant_is_a_403(api, client_for, user, staff, other_merchant):
+def test_a_restricted_item_at_another_merchant_is_a_403(
+    api, client_for, user, staff, other_merchant, give_item, staff_for
+):
     code = api.post(create_url(give_item(user, merchant_code=other_merchant.code))).json()["code"]
 
     refused = client_for(staff).post(FULFIL, {"code": code}, format="json")
-    accepted = client_for(make_staff(other_merchant)).post(FULFIL, {"code": code}, format="json")
+    accepted = client_for(staff_for(other_merchant)).post(FULFIL, {"code": code}, format="json")
 
     assert refused.status_code == 403
     assert error_code(refused) == "wrong_merchant"
@@ -196,7 +196,7 @@ def test_the_endpoints_are_in_the_openapi_schema(client):
         assert path in schema
 
 
-def test_the_list_takes_one_query_whatever_its_length(api, user, django_assert_num_queries):
+def test_the_list_takes_one_query_whatever_its_length(api, user, django_assert_num_queries, give_item):
     for _ in range(7):
         api.post(create_url(give_item(user)))
 

@@ -11,12 +11,11 @@ from items.models import ItemInstance, ItemStatus
 from redemption.models import Merchant, OrderStatus, RedemptionOrder
 from redemption.services import order_create, order_fulfil
 from redemption.tasks import expire_redemption_orders
-from tests.conftest import give_item
 
 pytestmark = pytest.mark.django_db
 
 
-def test_the_command_expires_what_is_due(user):
+def test_the_command_expires_what_is_due(user, give_item):
     issued = order_create(item_id=give_item(user).pk, user_id=user.pk)
     RedemptionOrder.objects.filter(pk=issued.order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
     out = StringIO()
@@ -27,7 +26,7 @@ def test_the_command_expires_what_is_due(user):
     assert RedemptionOrder.objects.get().status == OrderStatus.EXPIRED
 
 
-def test_the_hourly_task_is_declared_and_runs(user):
+def test_the_hourly_task_is_declared_and_runs(user, give_item):
     issued = order_create(item_id=give_item(user).pk, user_id=user.pk)
     RedemptionOrder.objects.filter(pk=issued.order.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
 

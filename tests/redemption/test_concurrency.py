@@ -7,17 +7,15 @@ from items.models import ItemEventType, ItemInstance, ItemStatus
 from redemption.exceptions import CodeAlreadyUsed
 from redemption.models import AttemptOutcome, OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_create, order_fulfil
-from tests.conftest import give_item, run_in_threads
 from tests.factories import MerchantFactory, UserFactory
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
 
-def test_two_staff_fulfilling_one_code_at_once_redeem_it_once():
+def test_two_staff_fulfilling_one_code_at_once_redeem_it_once(give_item, run_in_threads, staff_for):
     customer = UserFactory()
     merchant = MerchantFactory()
-    staff = [make_staff(merchant), make_staff(merchant)]
+    staff = [staff_for(merchant), staff_for(merchant)]
     item = give_item(customer)
     code = order_create(item_id=item.pk, user_id=customer.pk).code
 
@@ -36,7 +34,7 @@ def test_two_staff_fulfilling_one_code_at_once_redeem_it_once():
     assert outcomes == sorted([AttemptOutcome.OK, AttemptOutcome.ALREADY_USED])
 
 
-def test_concurrent_requests_for_one_item_leave_exactly_one_pending_order():
+def test_concurrent_requests_for_one_item_leave_exactly_one_pending_order(give_item, run_in_threads):
     customer = UserFactory()
     item = give_item(customer)
     threads = 8

@@ -15,9 +15,7 @@ from items.models import ItemInstance
 from items.services import item_grant
 from redemption.models import RedemptionOrder
 from redemption.services import order_create, order_fulfil
-from tests.conftest import give_item, issuer_account
 from tests.factories import PASSWORD, StaffFactory
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -32,25 +30,29 @@ def logged_in(user) -> Client:
     return client
 
 
-def redeem(customer, staff, *, name="Set lunch", value=3800, item_type="voucher", days_ago=0) -> RedemptionOrder:
-    """A voucher redeemed through the services, its fulfilment dated `days_ago` days back."""
-    item, _ = item_grant(
-        actor=issuer_account(),
-        owner_id=customer.pk,
-        item_type=item_type,
-        name=name,
-        source="test",
-        source_ref=f"settle-{next(_refs)}",
-        meta={"value": value},
-    )
-    code = order_create(item_id=item.pk, user_id=customer.pk).code
-    order = order_fulfil(code=code, staff_user_id=staff.pk).order
-    if days_ago:
-        RedemptionOrder.objects.filter(pk=order.pk).update(fulfilled_at=timezone.now() - timedelta(days=days_ago))
-    return order
+@pytest.fixture
+def redeem(issuer):
+    def redeem(customer, staff, *, name="Set lunch", value=3800, item_type="voucher", days_ago=0) -> RedemptionOrder:
+        """A voucher redeemed through the services, its fulfilment dated `days_ago` days back."""
+        item, _ = item_grant(
+            actor=issuer,
+            owner_id=customer.pk,
+            item_type=item_type,
+            name=name,
+            source="test",
+            source_ref=f"settle-{next(_refs)}",
+            meta={"value": value},
+        )
+        code = order_create(item_id=item.pk, user_id=customer.pk).code
+        order = order_fulfil(code=code, staff_user_id=staff.pk).order
+        if days_ago:
+            RedemptionOrder.objects.filter(pk=order.pk).update(fulfilled_at=timezone.now() - timedelta(days=days_ago))
+        return order
+
+    return redeem
 
 
-def test_the_verify_page_shows_the_value_as_money(user, staff):
+def test_the_verify_page_shows_the_value_as_money(user, staff, give_item):
     voucher = give_item(user, name="Beef noodles")  # meta.value 3800
     code = order_create(item_id=voucher.pk, user_id=user.pk).code
 
@@ -59,7 +61,7 @@ def test_the_verify_page_shows_the_value_as_money(user, staff):
     assert '<td id="item-value">¥38.00</td>' in page
 
 
-def test_the_currency_comes_from_settings(user, staff, settings):
+def test_the_currency_comes_from_settings(user, staff, settings, give_item):
     settings.CURRENCY_SYMBOL = "$"
     code = order_create(item_id=give_item(user).pk, user_id=user.pk).code
 
@@ -68,7 +70,7 @@ def test_the_currency_comes_from_settings(user, staff, settings):
     assert '<td id="item-value">$38.00</td>' in page
 
 
-def test_the_admin_lists_show_values_as_money(user, staff):
+def test_the_admin_lists_show_values_as_money(user, staff, redeem):
     redeem(user, staff, value=1250)
     admin_client = logged_in(StaffFactory(is_superuser=True))
 
@@ -78,7 +80,7 @@ def test_the_admin_lists_show_values_as_money(user, staff):
     assert "¥12.50" in orders and "¥12.50" in items
 
 
-def test_merchant_staff_see_today_and_this_month_on_the_counter(user, staff, merchant):
+def test_merchant_staff_see_today_and_this_month_on_the_counter(user, staff, merchant, redeem):
     redeem(user, staff, value=3800)
     redeem(user, staff, value=1200)
     if timezone.localdate().day > 1:  # earlier this month, not today
@@ -96,7 +98,9 @@ def test_merchant_staff_see_today_and_this_month_on_the_counter(user, staff, mer
     assert "2 · ¥50.00" in response.content.decode()
 
 
-def test_the_counter_totals_take_the_same_queries_for_any_number_of_redemptions(user, staff, django_assert_num_queries):
+def test_the_counter_totals_take_the_same_queries_for_any_number_of_redemptions(
+    user, staff, django_assert_num_queries, redeem
+):
     client = logged_in(staff)
     redeem(user, staff)
     with CaptureQueriesContext(connection) as few:
@@ -108,7 +112,7 @@ def test_the_counter_totals_take_the_same_queries_for_any_number_of_redemptions(
         client.get(VERIFY)
 
 
-def test_the_settlement_report_gives_a_merchants_count_and_face_value_by_voucher(user, staff, merchant):
+def test_the_settlement_report_gives_a_merchants_count_and_face_value_by_voucher(user, staff, merchant, redeem):
     redeem(user, staff, name="Set lunch", value=3800)
     redeem(user, staff, name="Set lunch", value=3800)
     redeem(user, staff, name="Tea", value=900, item_type="product")
@@ -127,7 +131,7 @@ def test_the_settlement_report_gives_a_merchants_count_and_face_value_by_voucher
     assert '<th id="settlement-count">3</th>' in html and '<th id="settlement-value">¥85.00</th>' in html
 
 
-def test_the_settlement_report_exports_csv(user, staff, merchant):
+def test_the_settlement_report_exports_csv(user, staff, merchant, redeem):
     redeem(user, staff, name="Set lunch", value=3800)
     today = timezone.localdate()
     client = logged_in(StaffFactory(is_superuser=True))
@@ -144,10 +148,10 @@ def test_the_settlement_report_exports_csv(user, staff, merchant):
     assert lines[-1][4:] == ["TOTAL", "", "1", "3800", "38.00"]
 
 
-def test_the_report_for_all_merchants_has_one_line_each(user, staff, merchant, other_merchant):
+def test_the_report_for_all_merchants_has_one_line_each(user, staff, merchant, other_merchant, redeem, staff_for):
     redeem(user, staff, value=3800)
-    redeem(user, make_staff(other_merchant), value=100)
-    redeem(user, make_staff(other_merchant), value=200)
+    redeem(user, staff_for(other_merchant), value=100)
+    redeem(user, staff_for(other_merchant), value=200)
 
     response = logged_in(StaffFactory(is_superuser=True)).get(SETTLEMENT)
 
@@ -155,7 +159,7 @@ def test_the_report_for_all_merchants_has_one_line_each(user, staff, merchant, o
     assert rows == [(other_merchant.code, 2, 300), (merchant.code, 1, 3800)]
 
 
-def test_settlement_queries_do_not_grow_with_the_redemptions(user, staff, merchant, django_assert_num_queries):
+def test_settlement_queries_do_not_grow_with_the_redemptions(user, staff, merchant, django_assert_num_queries, redeem):
     client = logged_in(StaffFactory(is_superuser=True))
     query = {"merchant": merchant.pk, "start": timezone.localdate(), "end": timezone.localdate()}
     redeem(user, staff)
@@ -188,10 +192,10 @@ def test_the_merchant_list_links_to_the_report():
     assert f'href="{SETTLEMENT}"' in html
 
 
-def test_a_fulfilled_order_keeps_the_face_value_it_was_redeemed_for(user, staff):
+def test_a_fulfilled_order_keeps_the_face_value_it_was_redeemed_for(user, staff, issuer, redeem):
     order = redeem(user, staff, value=3800)
     item, _ = item_grant(
-        actor=issuer_account(),
+        actor=issuer,
         owner_id=user.pk,
         item_type="voucher",
         name="Odd",
@@ -205,7 +209,7 @@ def test_a_fulfilled_order_keeps_the_face_value_it_was_redeemed_for(user, staff)
     assert RedemptionOrder.objects.get(pk=odd.pk).face_value is None
 
 
-def test_the_migration_records_the_face_value_of_orders_fulfilled_before_it(user, staff):
+def test_the_migration_records_the_face_value_of_orders_fulfilled_before_it(user, staff, redeem):
     from django.apps import apps
 
     migration = importlib.import_module("redemption.migrations.0003_order_face_value")

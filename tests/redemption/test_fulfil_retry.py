@@ -13,8 +13,6 @@ from items.models import ItemEventType, ItemInstance, ItemStatus
 from redemption.exceptions import CodeAlreadyUsed
 from redemption.models import AttemptOutcome, OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_create, order_fulfil
-from tests.conftest import execute_sql
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -48,15 +46,15 @@ def test_a_retried_fulfil_is_recorded_as_a_success(user, voucher, staff):
     ]
 
 
-def test_another_staff_user_still_gets_code_already_used(user, voucher, staff, merchant):
+def test_another_staff_user_still_gets_code_already_used(user, voucher, staff, merchant, staff_for):
     issued = order_create(item_id=voucher.pk, user_id=user.pk)
     order_fulfil(code=issued.code, staff_user_id=staff.pk, repeat_gets_original=True)
 
     with pytest.raises(CodeAlreadyUsed):
-        order_fulfil(code=issued.code, staff_user_id=make_staff(merchant).pk, repeat_gets_original=True)
+        order_fulfil(code=issued.code, staff_user_id=staff_for(merchant).pk, repeat_gets_original=True)
 
 
-def test_the_same_staff_user_after_the_retry_window_gets_code_already_used(user, voucher, staff):
+def test_the_same_staff_user_after_the_retry_window_gets_code_already_used(user, voucher, staff, execute_sql):
     issued = order_create(item_id=voucher.pk, user_id=user.pk)
     order_fulfil(code=issued.code, staff_user_id=staff.pk, repeat_gets_original=True)
     execute_sql(

@@ -5,8 +5,6 @@ import logging
 import pytest
 from django.db import connection
 
-from tests.conftest import give_item
-
 pytestmark = pytest.mark.django_db
 
 TABLES = ("redemption_orders", "redemption_attempts", "item_instances", "item_instance_events")
@@ -34,7 +32,7 @@ def stored_text() -> str:
     return "\n".join(parts).upper()
 
 
-def test_codes_are_neither_stored_nor_logged(api, client_for, user, staff, caplog):
+def test_codes_are_neither_stored_nor_logged(api, client_for, user, staff, caplog, give_item):
     caplog.set_level(logging.DEBUG)
     codes = [api.post(f"/api/v4/items/{give_item(user).pk}/redemption-orders").json()["code"] for _ in range(3)]
     reissued = api.post(f"/api/v4/items/{give_item(user).pk}/redemption-orders").json()["code"]

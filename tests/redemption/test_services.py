@@ -26,9 +26,7 @@ from redemption.exceptions import (
 )
 from redemption.models import AttemptOutcome, OrderStatus, RedemptionAttempt, RedemptionOrder
 from redemption.services import order_cancel, order_create, order_fulfil, order_lookup, orders_expire
-from tests.conftest import give_item
 from tests.factories import MerchantFactory, StaffFactory
-from tests.redemption.conftest import make_staff
 
 pytestmark = pytest.mark.django_db
 
@@ -48,7 +46,7 @@ def test_create_locks_the_item_for_the_order(user, voucher):
     assert issued.order.customer_id == user.pk
 
 
-def test_orders_expire_after_the_ttl_or_with_their_item_whichever_is_first(user):
+def test_orders_expire_after_the_ttl_or_with_their_item_whichever_is_first(user, give_item):
     soon = timezone.now() + timedelta(days=2)
     short_lived = give_item(user, expires_at=soon)
 
@@ -61,7 +59,7 @@ def test_orders_expire_after_the_ttl_or_with_their_item_whichever_is_first(user)
 
 
 @pytest.mark.parametrize("item_type", ["equipment", "card"])
-def test_only_vouchers_products_and_services_are_redeemable(user, item_type):
+def test_only_vouchers_products_and_services_are_redeemable(user, item_type, give_item):
     item = give_item(user, item_type=item_type)
 
     with pytest.raises(ItemNotRedeemable):
@@ -78,7 +76,7 @@ def test_another_users_item_is_not_found(other_user, voucher):
     assert voucher.status == ItemStatus.AVAILABLE
 
 
-def test_an_expired_item_gets_no_order(user):
+def test_an_expired_item_gets_no_order(user, give_item):
     item = give_item(user, expires_at=timezone.now() - timedelta(minutes=1))
 
     with pytest.raises(ItemNotAvailable):
@@ -217,10 +215,10 @@ def test_a_typo_is_told_apart_from_an_unknown_code(user, voucher, staff):
     assert outcomes == [AttemptOutcome.TYPO, AttemptOutcome.TYPO, AttemptOutcome.NOT_FOUND, AttemptOutcome.NOT_FOUND]
 
 
-def test_someone_who_is_not_merchant_staff_cannot_verify(user, voucher):
+def test_someone_who_is_not_merchant_staff_cannot_verify(user, voucher, staff_for):
     issued = order_create(item_id=voucher.pk, user_id=user.pk)
     inactive = MerchantFactory(active=False)
-    former_staff = make_staff(inactive)
+    former_staff = staff_for(inactive)
 
     for caller in (StaffFactory(), former_staff, user):
         with pytest.raises(NotMerchantStaff):
@@ -243,7 +241,7 @@ def test_a_code_past_its_expiry_is_refused_before_the_task_runs(user, voucher, s
     assert list(RedemptionAttempt.objects.values_list("outcome", flat=True)) == ["expired", "expired"]
 
 
-def test_expiry_expires_pending_orders_unlocks_their_items_and_can_run_twice(user, staff):
+def test_expiry_expires_pending_orders_unlocks_their_items_and_can_run_twice(user, staff, give_item):
     past = timezone.now() - timedelta(seconds=1)
     stale = [order_create(item_id=give_item(user).pk, user_id=user.pk) for _ in range(3)]
     current = order_create(item_id=give_item(user).pk, user_id=user.pk)
@@ -273,19 +271,21 @@ def test_an_expired_order_lets_the_item_get_a_new_code(user, voucher, staff):
     assert order_fulfil(code=again.code, staff_user_id=staff.pk).item.status == ItemStatus.USED
 
 
-def test_staff_of_another_merchant_cannot_fulfil_a_restricted_item(user, merchant, other_merchant, staff):
+def test_staff_of_another_merchant_cannot_fulfil_a_restricted_item(
+    user, merchant, other_merchant, staff, give_item, staff_for
+):
     item = give_item(user, merchant_code=other_merchant.code)
     issued = order_create(item_id=item.pk, user_id=user.pk)
 
     with pytest.raises(WrongMerchant):
         order_fulfil(code=issued.code, staff_user_id=staff.pk)
-    done = order_fulfil(code=issued.code, staff_user_id=make_staff(other_merchant).pk)
+    done = order_fulfil(code=issued.code, staff_user_id=staff_for(other_merchant).pk)
 
     assert done.merchant == other_merchant
     assert RedemptionAttempt.objects.order_by("id").first().outcome == AttemptOutcome.WRONG_MERCHANT
 
 
-def test_staff_of_several_merchants_redeem_where_the_item_belongs(user, merchant, other_merchant, staff):
+def test_staff_of_several_merchants_redeem_where_the_item_belongs(user, merchant, other_merchant, staff, give_item):
     other_merchant.staff.add(staff)
     item = give_item(user, merchant_code=other_merchant.code)
 
@@ -316,9 +316,9 @@ def test_failures_lock_the_staff_user_out_until_the_window_passes(user, voucher,
 
 
 @override_settings(REDEMPTION_FAILURE_LIMIT=3)
-def test_failures_from_one_ip_lock_out_every_staff_user_behind_it(user, voucher, merchant, staff):
+def test_failures_from_one_ip_lock_out_every_staff_user_behind_it(user, voucher, merchant, staff, staff_for):
     issued = order_create(item_id=voucher.pk, user_id=user.pk)
-    colleague = make_staff(merchant)
+    colleague = staff_for(merchant)
     for caller in (staff, colleague, staff):
         with pytest.raises(CodeTypo):
             order_lookup(code=typo_of(issued.code), staff_user_id=caller.pk, ip="10.0.0.9")
@@ -328,7 +328,7 @@ def test_failures_from_one_ip_lock_out_every_staff_user_behind_it(user, voucher,
     assert order_lookup(code=issued.code, staff_user_id=colleague.pk, ip="10.0.0.10").order.pk == issued.order.pk
 
 
-def test_successes_do_not_count_towards_the_limit(user, staff):
+def test_successes_do_not_count_towards_the_limit(user, staff, give_item):
     with override_settings(REDEMPTION_FAILURE_LIMIT=2):
         for _ in range(3):
             issued = order_create(item_id=give_item(user).pk, user_id=user.pk)
@@ -348,7 +348,7 @@ def test_an_order_id_from_a_foreign_lock_holder_is_not_replaced(user, voucher):
     assert order_create(item_id=voucher.pk, user_id=user.pk).order.status == OrderStatus.PENDING
 
 
-def test_staff_of_several_merchants_may_say_where_they_are(user, merchant, other_merchant, staff):
+def test_staff_of_several_merchants_may_say_where_they_are(user, merchant, other_merchant, staff, give_item):
     other_merchant.staff.add(staff)
     issued = order_create(item_id=give_item(user).pk, user_id=user.pk)
 
