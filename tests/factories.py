@@ -1,6 +1,7 @@
 import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
+from django.utils import timezone
 
 from core.authority import ISSUER_GROUP, OPERATOR_GROUP
 
@@ -68,3 +69,57 @@ class IssuerFactory(UserFactory):
         skip_postgeneration_save = True
 
     role = _join(ISSUER_GROUP)
+
+
+class RedemptionAttemptFactory(factory.django.DjangoModelFactory):
+    """A lookup or fulfil as the verification service records it, for the failure-rate alert and the metrics."""
+
+    class Meta:
+        model = "redemption.RedemptionAttempt"
+
+    kind = "lookup"
+    outcome = "ok"
+    staff_user = factory.SubFactory(StaffFactory)
+
+
+class LegacyInventoryFactory(factory.django.DjangoModelFactory):
+    """A row of the old system's `user_inventory` as it left it. The model refuses save(): a bulk insert."""
+
+    class Meta:
+        model = "legacy_inventory.LegacyInventory"
+
+    user_id = factory.LazyFunction(lambda: UserFactory().pk)
+    name = "¥20代金券"
+    type = "voucher"
+    status = "available"
+    created_at = factory.LazyFunction(timezone.now)
+    updated_at = factory.LazyAttribute(lambda row: row.created_at)
+
+    @classmethod
+    def _create(cls, model_class, *args, **kwargs):
+        return model_class.objects.bulk_create([model_class(*args, **kwargs)])[0]
+
+
+# Operations' own records: no service writes them for the tests to go through.
+
+
+class WebhookEndpointFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "operations.WebhookEndpoint"
+
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hooks/{n}")
+    secret = "webhook-secret"
+    event_types = factory.LazyFunction(lambda: ["*"])
+
+
+class ReconciliationRunFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "operations.ReconciliationRun"
+
+
+class AlertFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "operations.Alert"
+
+    source = "test"
+    message = factory.Sequence(lambda n: f"alert {n}")

@@ -17,9 +17,8 @@ from core.models import EventType, OutboxEvent
 from core.services import event_record
 from ledger.models import JournalLeg
 from market.services import listing_create
-from operations.models import WebhookEndpoint
 from operations.webhooks import deliveries_claim, events_fan_out
-from tests.factories import UserFactory
+from tests.factories import UserFactory, WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -64,7 +63,7 @@ def recorded(label: str) -> int:
 
 
 def test_an_event_that_commits_after_a_newer_one_is_published_once_after_it():
-    WebhookEndpoint.objects.create(url="http://127.0.0.1:9/hooks", secret="s", event_types=["*"])
+    WebhookEndpointFactory(url="http://127.0.0.1:9/hooks", secret="s", event_types=["*"])
     first_run = timezone.now()
     second_run = first_run + timedelta(seconds=1)
 

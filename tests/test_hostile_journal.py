@@ -21,13 +21,21 @@ from items.services import items_expire
 from ledger.exceptions import IdempotencyConflict
 from ledger.models import JournalEntry
 from ledger.services import asset_grant, balance_change
-from legacy_inventory.models import LegacyInventory, MigrationRecord, Outcome
+from legacy_inventory.models import MigrationRecord, Outcome
 from market.models import ListingStatus, MarketListing
 from market.services import listing_cancel, listing_create, listing_purchase, listings_expire
 from operations.models import Alert
 from redemption.models import OrderStatus, RedemptionOrder
 from redemption.services import order_create, order_fulfil, orders_expire
-from tests.factories import PASSWORD, IssuerFactory, MerchantFactory, OperatorFactory, StaffFactory, UserFactory
+from tests.factories import (
+    PASSWORD,
+    IssuerFactory,
+    LegacyInventoryFactory,
+    MerchantFactory,
+    OperatorFactory,
+    StaffFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -324,18 +332,14 @@ def test_an_old_voucher_with_a_bad_value_is_redeemed_without_one_and_the_admin_s
 
 
 def test_the_migration_reports_a_legacy_row_whose_value_is_no_face_value(user):
-    LegacyInventory.objects.bulk_create(
-        [
-            LegacyInventory(
-                user_id=user.pk,
-                name="¥20代金券",
-                type="voucher",
-                status="available",
-                value=-5000,
-                created_at=timezone.now(),
-                updated_at=timezone.now(),
-            )
-        ]
+    LegacyInventoryFactory(
+        user_id=user.pk,
+        name="¥20代金券",
+        type="voucher",
+        status="available",
+        value=-5000,
+        created_at=timezone.now(),
+        updated_at=timezone.now(),
     )
 
     call_command("migrate_inventory", verbosity=0)

@@ -16,7 +16,7 @@ from legacy_inventory import services
 from legacy_inventory.models import LegacyInventory, MigrationRecord, Outcome
 from legacy_inventory.reconciliation import reconcile
 from redemption.models import RedemptionOrder
-from tests.factories import OperatorFactory, UserFactory
+from tests.factories import LegacyInventoryFactory, OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -25,11 +25,9 @@ CODES = ["A1B2C3D4", "0F0F0F0F", "DEADBEEF"]
 
 
 def legacy(user, name, **fields):
-    return LegacyInventory(
+    return LegacyInventoryFactory(
         user_id=user.pk,
         name=name,
-        type=fields.pop("type", "voucher"),
-        status=fields.pop("status", "available"),
         created_at=NOW - timedelta(days=30),
         updated_at=NOW - timedelta(days=29),
         **fields,
@@ -66,7 +64,7 @@ def dataset(alice, bob):
         legacy(bob, "VIP 座位卡", type="service", status="expired", description=None, value=None, icon=None),
         legacy(bob, "定制餐具", type="product", status="transferred"),
         legacy(bob, "神秘包裹", type=None),  # fits nowhere
-        LegacyInventory(
+        LegacyInventoryFactory(
             user_id=10**9,
             name="¥50代金券",
             type="voucher",
@@ -76,7 +74,6 @@ def dataset(alice, bob):
             verification_code=CODES[2],
         ),  # owner gone
     ]
-    LegacyInventory.objects.bulk_create(rows)
     return rows
 
 
@@ -240,13 +237,9 @@ def test_unmapped_names_migrate_after_the_catalog_learns_them(dataset, bob):
 
 
 def test_reconciliation_passes_on_a_clean_migration(alice, bob):
-    LegacyInventory.objects.bulk_create(
-        [
-            legacy(alice, "红色碎片", item_type="material"),
-            legacy(bob, "¥20代金券"),
-            legacy(bob, "免费饮料券", status="used", verification_code=CODES[0], used_at=NOW),
-        ]
-    )
+    legacy(alice, "红色碎片", item_type="material")
+    legacy(bob, "¥20代金券")
+    legacy(bob, "免费饮料券", status="used", verification_code=CODES[0], used_at=NOW)
     call_command("migrate_inventory", verbosity=0)
 
     assert [r["check"] for r in reconcile() if not r["passed"]] == []
@@ -255,13 +248,9 @@ def test_reconciliation_passes_on_a_clean_migration(alice, bob):
 
 @pytest.mark.parametrize("empty", ["", "   "])
 def test_a_used_row_with_an_empty_code_is_one_without_a_code_on_both_sides(alice, bob, empty):
-    LegacyInventory.objects.bulk_create(
-        [
-            legacy(bob, "免费饮料券", status="used", verification_code=empty, used_at=NOW),
-            legacy(bob, "免费饮料券", status="used", verification_code=None, used_at=NOW),
-            legacy(alice, "免费饮料券", status="used", verification_code=CODES[0], used_at=NOW),
-        ]
-    )
+    legacy(bob, "免费饮料券", status="used", verification_code=empty, used_at=NOW)
+    legacy(bob, "免费饮料券", status="used", verification_code=None, used_at=NOW)
+    legacy(alice, "免费饮料券", status="used", verification_code=CODES[0], used_at=NOW)
 
     call_command("migrate_inventory", verbosity=0)
 
@@ -291,7 +280,8 @@ def test_a_used_row_with_an_empty_code_is_one_without_a_code_on_both_sides(alice
     ids=["deleted item", "altered balance", "row without record"],
 )
 def test_reconciliation_catches_a_planted_difference_and_retire_refuses(alice, bob, plant, failing_check):
-    LegacyInventory.objects.bulk_create([legacy(alice, "红色碎片", item_type="material"), legacy(bob, "¥20代金券")])
+    legacy(alice, "红色碎片", item_type="material")
+    legacy(bob, "¥20代金券")
     call_command("migrate_inventory", verbosity=0)
     item = ItemInstance.objects.get(source="migration").pk
     with connection.cursor() as cursor:
@@ -322,7 +312,8 @@ def test_rollback_restores_balances_and_items(dataset, alice, bob):
 
 
 def test_rollback_keeps_what_users_changed_since(alice):
-    LegacyInventory.objects.bulk_create([legacy(alice, "¥20代金券"), legacy(alice, "甜品券")])
+    legacy(alice, "¥20代金券")
+    legacy(alice, "甜品券")
     call_command("migrate_inventory", verbosity=0)
     touched = ItemInstance.objects.get(name="¥20代金券")
     item_lock(item_id=touched.pk, locked_by="market:1")

@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from legacy_inventory import services
 from legacy_inventory.models import LegacyInventory, Retirement
-from tests.factories import OperatorFactory, UserFactory
+from tests.factories import LegacyInventoryFactory, OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
 
@@ -26,17 +26,8 @@ def retired_name():
 def test_retire_renames_after_a_passing_reconciliation_and_drop_waits_seven_days(retired_name):
     operator = OperatorFactory()
     now = timezone.now()
-    LegacyInventory.objects.bulk_create(
-        [
-            LegacyInventory(
-                user_id=UserFactory().pk,
-                name="¥20代金券",
-                type="voucher",
-                status="available",
-                created_at=now,
-                updated_at=now,
-            )
-        ]
+    LegacyInventoryFactory(
+        user_id=UserFactory().pk, name="¥20代金券", type="voucher", status="available", created_at=now, updated_at=now
     )
     call_command("migrate_inventory", verbosity=0)
 

@@ -13,7 +13,7 @@ from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
 from operations.models import ReconciliationRun, RunStatus
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
-from tests.factories import StaffFactory, UserFactory
+from tests.factories import ReconciliationRunFactory, RedemptionAttemptFactory, StaffFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,9 +28,7 @@ def admin_client(client):
 
 def plant_attempts(outcome: str, count: int, *, age: timedelta) -> None:
     staff = StaffFactory()
-    created = RedemptionAttempt.objects.bulk_create(
-        RedemptionAttempt(kind=AttemptKind.FULFIL, outcome=outcome, staff_user=staff) for _ in range(count)
-    )
+    created = RedemptionAttemptFactory.create_batch(count, kind=AttemptKind.FULFIL, outcome=outcome, staff_user=staff)
     RedemptionAttempt.objects.filter(pk__in=[a.pk for a in created]).update(created_at=timezone.now() - age)
 
 
@@ -71,7 +69,7 @@ def test_dashboard_shows_runs_redemption_rates_and_trade_volume(admin_client, us
 
 
 def test_dashboard_lists_the_last_30_runs_newest_first(admin_client):
-    ReconciliationRun.objects.bulk_create(ReconciliationRun(status=RunStatus.PASSED) for _ in range(31))
+    ReconciliationRunFactory.create_batch(31, status=RunStatus.PASSED)
     newest = ReconciliationRun.objects.order_by("-started_at", "-id").values_list("id", flat=True)[:30]
 
     response = admin_client.get(DASHBOARD)
@@ -109,9 +107,8 @@ def test_staff_without_the_runs_permission_are_refused(client):
 
 
 def test_dashboard_charts_the_last_30_days_of_trades_fees_redemption_and_runs(admin_client, user, other_user, grant):
-    ReconciliationRun.objects.bulk_create(
-        [ReconciliationRun(status=RunStatus.PASSED), ReconciliationRun(status=RunStatus.FAILED, discrepancy_count=4)]
-    )
+    ReconciliationRunFactory(status=RunStatus.PASSED)
+    ReconciliationRunFactory(status=RunStatus.FAILED, discrepancy_count=4)
     grant(user, "red_shard", 10)
     grant(other_user, "DIAMOND", 1000)
     listing = listing_create(seller_id=user.pk, asset_code="red_shard", quantity=10, unit_price=50)
@@ -147,7 +144,7 @@ def test_dashboard_queries_do_not_grow_with_the_data(
     for n in range(5):
         listing_purchase(listing_id=listing.pk, buyer_id=other_user.pk, idempotency_key=f"q{n}", quantity=1)
     plant_attempts(AttemptOutcome.OK, 20, age=timedelta(days=3))
-    ReconciliationRun.objects.bulk_create(ReconciliationRun(status=RunStatus.PASSED) for _ in range(40))
+    ReconciliationRunFactory.create_batch(40, status=RunStatus.PASSED)
 
     with django_assert_max_num_queries(14):
         admin_client.get(DASHBOARD)

@@ -12,7 +12,7 @@ from django.utils import timezone
 from operations.models import Alert
 from operations.tasks import check_redemption_failure_rate
 from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
-from tests.factories import StaffFactory
+from tests.factories import RedemptionAttemptFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -28,8 +28,8 @@ def attempts():
     staff = StaffFactory()
 
     def plant(outcome: str, count: int, *, age: timedelta = timedelta(minutes=5)) -> None:
-        created = RedemptionAttempt.objects.bulk_create(
-            RedemptionAttempt(kind=AttemptKind.LOOKUP, outcome=outcome, staff_user=staff) for _ in range(count)
+        created = RedemptionAttemptFactory.create_batch(
+            count, kind=AttemptKind.LOOKUP, outcome=outcome, staff_user=staff
         )
         RedemptionAttempt.objects.filter(pk__in=[a.pk for a in created]).update(created_at=timezone.now() - age)
 

@@ -5,8 +5,8 @@ from ledger.seal import journal_seal
 from market.models import MarketTrade
 from market.services import listing_create, listing_purchase
 from operations.alerts import alert_fire
-from redemption.models import AttemptKind, AttemptOutcome, RedemptionAttempt
-from tests.factories import StaffFactory
+from redemption.models import AttemptKind, AttemptOutcome
+from tests.factories import RedemptionAttemptFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def test_metrics_expose_redemption_attempts_and_market_trades(client, user, othe
     listing_purchase(listing_id=listing.pk, buyer_id=buyer.pk, idempotency_key="b", quantity=4)
     staff = StaffFactory()
     for outcome in (AttemptOutcome.OK, AttemptOutcome.OK, AttemptOutcome.NOT_FOUND):
-        RedemptionAttempt.objects.create(kind=AttemptKind.LOOKUP, outcome=outcome, staff_user=staff)
+        RedemptionAttemptFactory(kind=AttemptKind.LOOKUP, outcome=outcome, staff_user=staff)
 
     metrics = metric_lines(client)
 

@@ -8,6 +8,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from operations.models import Alert, ReconciliationRun
+from tests.factories import AlertFactory, ReconciliationRunFactory
 
 MOVED = ("alert", "reconciliationrun")
 
@@ -62,5 +63,5 @@ def test_a_new_database_gets_the_tables():
 
     migrate_forward()
 
-    Alert.objects.create(source="test", message="fresh")
-    assert ReconciliationRun.objects.create().status == "running"
+    AlertFactory(source="test", message="fresh")
+    assert ReconciliationRunFactory().status == "running"

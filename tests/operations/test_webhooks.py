@@ -29,7 +29,7 @@ from operations.webhooks import (
     events_fan_out,
     webhooks_deliver,
 )
-from tests.factories import OperatorFactory, StaffFactory, UserFactory
+from tests.factories import OperatorFactory, StaffFactory, UserFactory, WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -75,7 +75,7 @@ def receiver():
 
 @pytest.fixture
 def endpoint(receiver):
-    return WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["*"])
+    return WebhookEndpointFactory(url=receiver.url, secret=SECRET, event_types=["*"])
 
 
 @pytest.fixture
@@ -127,7 +127,7 @@ def test_a_receiver_gets_each_event_once_with_a_valid_signature(receiver, endpoi
 
 
 def test_an_endpoint_gets_only_the_types_it_asked_for(receiver, user, give_item, grant_event):
-    WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["item.granted"])
+    WebhookEndpointFactory(url=receiver.url, secret=SECRET, event_types=["item.granted"])
     grant_event(user)
     give_item(user)
 
@@ -219,7 +219,7 @@ def test_backoff_doubles_up_to_its_cap(settings):
 
 def test_a_dead_endpoint_alerts_once_and_slows_no_write(dead_url, user, settings, grant_event):
     settings.WEBHOOK_ALERT_AFTER_FAILURES = 3
-    WebhookEndpoint.objects.create(url=dead_url, secret=SECRET, event_types=["*"])
+    WebhookEndpointFactory(url=dead_url, secret=SECRET, event_types=["*"])
     now = timezone.now()
 
     for n in range(5):
@@ -236,7 +236,7 @@ def test_a_dead_endpoint_alerts_once_and_slows_no_write(dead_url, user, settings
 
 def test_a_success_clears_the_alert_so_the_next_outage_alerts_again(receiver, user, settings, grant_event):
     settings.WEBHOOK_ALERT_AFTER_FAILURES = 1
-    endpoint = WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["*"])
+    endpoint = WebhookEndpointFactory(url=receiver.url, secret=SECRET, event_types=["*"])
     receiver.script = [500]
     now = timezone.now()
     grant_event(user, "a")
@@ -253,7 +253,7 @@ def test_a_success_clears_the_alert_so_the_next_outage_alerts_again(receiver, us
 
 def test_a_delivery_gives_up_after_the_last_attempt_and_retry_now_revives_it(dead_url, user, settings, grant_event):
     settings.WEBHOOK_MAX_ATTEMPTS = 2
-    WebhookEndpoint.objects.create(url=dead_url, secret=SECRET, event_types=["*"])
+    WebhookEndpointFactory(url=dead_url, secret=SECRET, event_types=["*"])
     grant_event(user)
     now = timezone.now()
     webhooks_deliver(now=now)
@@ -323,7 +323,7 @@ def test_the_admin_shows_deliveries_with_their_attempts_and_retries_them(
     admin_client, dead_url, user, settings, grant_event
 ):
     settings.WEBHOOK_MAX_ATTEMPTS = 1
-    WebhookEndpoint.objects.create(url=dead_url, secret=SECRET, event_types=[EventType.ASSET_GRANTED])
+    WebhookEndpointFactory(url=dead_url, secret=SECRET, event_types=[EventType.ASSET_GRANTED])
     grant_event(user)
     webhooks_deliver()
     delivery = WebhookDelivery.objects.get()
@@ -425,7 +425,7 @@ def test_a_trickling_receiver_cannot_keep_a_run_past_its_time_nor_its_deliveries
     slow_receivers, user, settings, grant_event
 ):
     settings.WEBHOOK_TIMEOUT = 1
-    WebhookEndpoint.objects.create(url=slow_receivers(trickle).url, secret=SECRET, event_types=["*"])
+    WebhookEndpointFactory(url=slow_receivers(trickle).url, secret=SECRET, event_types=["*"])
     for n in range(30):
         grant_event(user, business_id=f"d{n}")
 
@@ -450,10 +450,10 @@ def test_a_slow_endpoint_does_not_hold_up_the_others(receiver, slow_receivers, u
         saw_the_others_done.append(len(receiver.requests) >= events)
         connection.sendall(b"HTTP/1.1 204 No Content\r\n\r\n")
 
-    WebhookEndpoint.objects.create(
+    WebhookEndpointFactory(
         url=slow_receivers(answer_when_the_fast_receiver_has_everything).url, secret=SECRET, event_types=["*"]
     )
-    WebhookEndpoint.objects.create(url=receiver.url, secret=SECRET, event_types=["*"])
+    WebhookEndpointFactory(url=receiver.url, secret=SECRET, event_types=["*"])
     for n in range(events):
         grant_event(user, business_id=f"d{n}")
 
@@ -526,7 +526,7 @@ def test_the_address_checked_is_the_address_connected_to(receiver, user, setting
         "resolve",
         lambda host, port, **kwargs: [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (next(answers), port))],
     )
-    WebhookEndpoint.objects.create(url=f"http://rebind.example:{port}/hooks", secret=SECRET, event_types=["*"])
+    WebhookEndpointFactory(url=f"http://rebind.example:{port}/hooks", secret=SECRET, event_types=["*"])
     grant_event(user)
 
     run = webhooks_deliver()
