@@ -297,6 +297,8 @@ class Cluster:
             previous = cls.load(root)
             if previous.running():
                 raise SystemExit(f"cluster: already running in {root} (cluster.py stop --dir {root})")
+        elif root.exists() and any(root.iterdir()):
+            raise SystemExit(f"cluster: {root} is not empty and holds no cluster: it is not wiped")
         shutil.rmtree(root, ignore_errors=True)
         root.mkdir(parents=True)
         nodes = [Node(name, str(root), *(free_port() for _ in range(5))) for name in NODE_NAMES]
