@@ -76,6 +76,11 @@ class InvalidCursor(exceptions.APIException):
 class NewestFirstCursorPagination(CursorPagination):
     """Stable pages over growing tables: ordered by the primary key, newest first.
 
+    The id is the row's place in the list, not a claim that it committed after the rows below it: a scan
+    shows each row committed before its first page once, and repeats none; a row that commits after a page
+    past its id was read (a transaction in flight, milliseconds) is on the next first page, not in that
+    scan (README "Ordering").
+
     A cursor is opaque, but it arrives from the client: one that does not decode, or whose position is not a
     value of the ordering's column, is a 400 `invalid_cursor`; so is a `page_size` that is not 1 to 200.
     """

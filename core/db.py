@@ -101,11 +101,14 @@ def insert_one(obj) -> None:
     """INSERT one unsaved instance and set its primary key: `save()` for a hot path, converting each
     column by a plain function (see `bulk_insert`). An IntegrityError reaches the caller as from a raw
     cursor: the transaction is not marked for rollback, and MariaDB and SQLite undo only that statement.
+    Callers that go on after such a failure without a savepoint rely on that (PostgreSQL would abort the
+    whole transaction): core/checks.py refuses any other database at start-up.
     """
     sql, (row,) = _insert_rows(type(obj), [obj])
     with connection.cursor() as cursor:
         cursor.execute(sql, row)
-        obj.pk = cursor.lastrowid
+        if isinstance(type(obj)._meta.pk, models.AutoField):  # else the key was in the row itself
+            obj.pk = cursor.lastrowid
     obj._state.adding = False
 
 
@@ -170,6 +173,12 @@ def _insert_plan(model, vendor: str) -> tuple[str, list[tuple[str, Callable]], l
     """The INSERT of a row of `model` (every column but the auto primary key), each column's attribute and
     converter, and the attributes of its auto timestamps, per database vendor."""
     fields = [f for f in model._meta.concrete_fields if not isinstance(f, models.AutoField)]
+    for field in fields:
+        if _has_own_pre_save(field):
+            raise TypeError(
+                f"{model.__name__}.{field.name} computes its value in pre_save(), which the plain INSERT of "
+                "core.db does not run: save the instance through the ORM instead"
+            )
     columns = ", ".join(connection.ops.quote_name(f.column) for f in fields)
     sql = (
         f"INSERT INTO {connection.ops.quote_name(model._meta.db_table)} ({columns}) "
@@ -177,6 +186,14 @@ def _insert_plan(model, vendor: str) -> tuple[str, list[tuple[str, Callable]], l
     )
     stamped = [f.attname for f in fields if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False)]
     return sql, [(field.attname, _to_db(field)) for field in fields], stamped
+
+
+def _has_own_pre_save(field) -> bool:
+    """Whether the field computes its value when saved, beyond the auto timestamps `_insert_rows` sets itself."""
+    own = type(field).pre_save
+    if isinstance(field, models.DateField):  # DateField and DateTimeField: auto_now(_add), handled above
+        return own not in (models.DateField.pre_save, models.DateTimeField.pre_save)
+    return own is not models.Field.pre_save
 
 
 @functools.cache

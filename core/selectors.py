@@ -4,7 +4,13 @@ from core.models import BackpackVersion, OutboxEvent
 
 
 def events_unpublished(*, limit: int) -> list[dict]:
-    """The oldest events not yet fanned out to webhook deliveries, as plain dicts (one query)."""
+    """Events not yet fanned out to webhook deliveries, as plain dicts (one query).
+
+    Claimed by their state, never after a last id seen: ids are not commit order (a transaction takes its
+    id at INSERT and may commit after a later one; a Galera node hands out its own), so an event that
+    commits late with an older id is still unpublished at the next run, and is published then, once.
+    Publication thus follows commit order, run by run; within a run, id order is as good as any.
+    """
     rows = OutboxEvent.objects.filter(published_at__isnull=True).order_by("id")
     return list(rows.values("id", "event_type", "data", "created_at")[:limit])
 

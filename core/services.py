@@ -106,7 +106,7 @@ def idempotency_claim(*, caller_id: int, key: str, method: str, path: str, reque
         **fields, method=method, path=path[:255], request_digest=request_digest, status=0, response_body=""
     )
     try:
-        insert_one(record)  # a failed INSERT undoes only itself: no savepoint needed (core.db.insert_one)
+        insert_one(record)  # a failed INSERT undoes only itself (core.db.insert_one, core/checks.py): no savepoint
         return Claim(record, claimed=True)
     except IntegrityError:
         earlier = IdempotencyRecord.objects.get(**fields)

@@ -3,7 +3,10 @@
 The feed is read from the journal legs and the item events themselves, never from a copy: three
 streams, each newest first by id (the user's legs; item events that left an item with the user; item
 events that took one away), merged by time. The cursor holds each stream's position, so pages neither
-skip nor repeat whatever is written meanwhile. At most five queries a page, whatever its size.
+skip nor repeat whatever is written meanwhile: every leg and item event of a user is inserted after the
+transaction locked that user's backpack version (core/locks.py, class 4), so a row of the user that
+commits after a page was read has a higher id than the page's (on a cluster, the conflict on that row at
+COMMIT retries the later writer, with a new id). At most five queries a page, whatever its size.
 """
 
 import base64

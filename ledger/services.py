@@ -206,7 +206,8 @@ def entry_post(
         insert_one(entry)
     except IntegrityError:
         # Posted before (balances locked, so a concurrent twin has committed by now): a replay, or the key
-        # reused with other content. Nothing was written yet, and the failed INSERT alone was undone.
+        # reused with other content. Nothing was written yet, and the failed INSERT alone was undone
+        # (MariaDB/MySQL and SQLite; core/checks.py refuses databases where it is not so).
         existing = JournalEntry.objects.get(business_type=business_type, business_id=business_id)
         return PostResult(_replayed(existing, fingerprint), created=False)
     all_legs = list(legs) + [_apply_hold_change(holds[change.hold_id], change) for change in hold_changes]
