@@ -19,12 +19,14 @@ The data is created through the services in the configured database (users named
 left there. The numbers are the machine's: run it where nothing else runs.
 """
 
+import json
 import logging
 import multiprocessing
 import statistics
 import threading
 import time
 import uuid
+from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -101,8 +103,10 @@ class Command(BaseCommand):
     help = "Benchmark a Galera cluster: writes on one node vs three, conflicts, causal backpack reads."
 
     def add_arguments(self, parser):
-        parser.add_argument(
-            "--nodes", required=True, help="The nodes' HOST:PORT, comma-separated (cluster.py start prints them)."
+        where = parser.add_mutually_exclusive_group(required=True)
+        where.add_argument("--nodes", help="The nodes' HOST:PORT, comma-separated (cluster.py start prints them).")
+        where.add_argument(
+            "--cluster-dir", type=Path, help="The directory of a cluster that scripts/cluster.py started."
         )
         parser.add_argument("--workers", type=int, default=6, help="Writers per run (processes, one GIL each).")
         parser.add_argument("--per-worker", type=int, default=100, help="Writes per worker and run.")
@@ -110,10 +114,14 @@ class Command(BaseCommand):
         parser.add_argument("--threads", action="store_true", help="Writers in threads instead of processes.")
         parser.add_argument("--force", action="store_true", help="Run even when DEBUG is off.")
 
-    def handle(self, *args, nodes, workers, per_worker, reads, threads, force, **options):
+    def handle(self, *args, nodes, cluster_dir, workers, per_worker, reads, threads, force, **options):
         if not settings.DEBUG and not force:
             raise CommandError("bench_cluster writes test data; it runs only with DEBUG on (or --force).")
-        self.nodes = [(host, int(port)) for host, _, port in (node.rpartition(":") for node in nodes.split(","))]
+        if cluster_dir:
+            state = json.loads((cluster_dir / "cluster.json").read_text())  # scripts/cluster.py's state file
+            self.nodes = [("127.0.0.1", node["port"]) for node in state["nodes"]]
+        else:
+            self.nodes = [(host, int(port)) for host, _, port in (node.rpartition(":") for node in nodes.split(","))]
         if len(self.nodes) < 2:
             raise CommandError("--nodes needs at least two nodes.")
         self.processes = not threads
