@@ -422,6 +422,10 @@ class Torture:
             STATIC_ROOT=str(self.root / "static"),
             PYTHONUNBUFFERED="1",
         )
+        if self.cluster:
+            # The proxy balances connections, not queries: a worker keeps its node until it reconnects. Kept
+            # briefly, connections spread again over a node that rejoined, instead of staying on the others.
+            env["DB_CONN_MAX_AGE"] = "5"
         return env
 
     def manage(self, *argv: str, database_url: str | None = None) -> subprocess.CompletedProcess:
