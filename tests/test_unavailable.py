@@ -15,9 +15,9 @@ from rest_framework.test import APIClient
 from core import limits
 from core.db import BACKOFF_FIRST_SECONDS, BACKOFF_MAX_SECONDS, DEADLOCK_ATTEMPTS, atomic_with_retry, backoff_seconds
 from core.models import IdempotencyRecord
-from market.models import MarketListing
 from ledger.selectors import balance_get
 from ledger.services import balance_change
+from market.models import MarketListing
 from tests.conftest import grant, run_in_threads
 from tests.factories import MerchantFactory, UserFactory
 from tests.redemption.conftest import make_staff
@@ -159,7 +159,9 @@ def test_a_deadlock_at_commit_is_run_again(user, monkeypatch):
 
     @atomic_with_retry
     def work():
-        return balance_change(user_id=user.pk, asset_code="DIAMOND", delta=5, business_type="test_grant", business_id="c")
+        return balance_change(
+            user_id=user.pk, asset_code="DIAMOND", delta=5, business_type="test_grant", business_id="c"
+        )
 
     work()
 
