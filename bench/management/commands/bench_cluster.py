@@ -35,7 +35,7 @@ from django.db import DatabaseError, connection
 from django.test import override_settings
 from rest_framework.test import APIClient
 
-from core.bench import measure
+from bench.harness import measure
 from core.causal_reads import SYNC_WAIT
 from ledger.services import balance_change, transfer
 from market.services import listing_create, listing_purchase
