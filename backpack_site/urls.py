@@ -3,24 +3,30 @@ import logging
 
 from django.conf import settings
 from django.contrib import admin
-from django.db import connection
 from django.http import Http404, JsonResponse
 from django.urls import include, path
 from django_prometheus.exports import ExportToDjangoView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from core.db import database_ready, drop_connection
 from core.tokens import LoginView, RefreshView
 
 logger = logging.getLogger(__name__)
 
 
 def healthz(request):
-    """Liveness and readiness: answers 200 only when the database answers. The reason stays in the log."""
+    """Liveness and readiness: answers 200 only when the database answers and, on a Galera cluster, this
+    process's node is Synced and ready (core.db.database_ready). The reason stays in the log."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT 1")
+        ready = database_ready()
     except Exception:  # any database failure means "not ready"
         logger.exception("health check: the database does not answer")
+        ready = False
+    else:
+        if not ready:
+            logger.warning("health check: the database node is not Synced and ready")
+    if not ready:
+        drop_connection()  # the next request may reach a node that is
         return JsonResponse({"status": "unavailable"}, status=503)
     return JsonResponse({"status": "ok"})
 

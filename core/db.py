@@ -3,6 +3,7 @@
 import contextlib
 import functools
 import json
+import logging
 import random
 import time
 from collections.abc import Callable
@@ -12,13 +13,26 @@ from django.utils import timezone
 
 MYSQL_DEADLOCK = 1213
 MYSQL_LOCK_WAIT_TIMEOUT = 1205
-DEADLOCK_ATTEMPTS = 5
+# Galera: "WSREP has not yet prepared node for application use", from a node outside the primary component
+# (it lost quorum) or not yet synced. The node runs, but nothing can be read or written through it.
+WSREP_NOT_READY = 1047
+# How often a transaction runs when it keeps losing to others: on a Galera cluster two nodes writing one
+# hot row conflict at COMMIT, and the loser must run again (tests/cluster/test_races.py measures how many
+# attempts a hot row needs). Between attempts, exponential backoff with full jitter: a random pause up to
+# 5, 10, 20 … 200 ms, so that the losers do not collide again in step.
+DEADLOCK_ATTEMPTS = 10
+BACKOFF_FIRST_SECONDS = 0.005
+BACKOFF_MAX_SECONDS = 0.2
 # The server cannot be reached or dropped the connection: 2002/2003 cannot connect, 2006 gone away,
 # 2013/2055 lost during a query, 1053 shutting down, 1927 connection killed, 4031 disconnected as idle.
 CONNECTION_LOST_CODES = frozenset({2002, 2003, 2006, 2013, 2055, 1053, 1927, 4031})
+# The connection's node cannot serve: a new connection (through the proxy, to another node) may.
+NODE_UNUSABLE_CODES = CONNECTION_LOST_CODES | {WSREP_NOT_READY}
 # What a client may simply try again: the server is away or busy, or rolled the work back (1040 too
-# many connections, deadlock victim, lock wait timeout).
-TRY_AGAIN_CODES = CONNECTION_LOST_CODES | {1040, MYSQL_DEADLOCK, MYSQL_LOCK_WAIT_TIMEOUT}
+# many connections, deadlock victim or certification conflict, lock wait timeout).
+TRY_AGAIN_CODES = NODE_UNUSABLE_CODES | {1040, MYSQL_DEADLOCK, MYSQL_LOCK_WAIT_TIMEOUT}
+
+logger = logging.getLogger(__name__)
 
 
 def error_code(exc: Exception) -> int | None:
@@ -37,26 +51,58 @@ def is_connection_lost(exc: Exception) -> bool:
     )
 
 
+def is_node_unusable(exc: Exception) -> bool:
+    """The connection is lost, or its node is not ready: only a new connection can help."""
+    return is_connection_lost(exc) or (isinstance(exc, OperationalError) and error_code(exc) == WSREP_NOT_READY)
+
+
 def is_database_unavailable(exc: Exception) -> bool:
     """The database failed in a way that says "try again", not "this request is wrong"."""
     return is_connection_lost(exc) or (isinstance(exc, OperationalError) and error_code(exc) in TRY_AGAIN_CODES)
 
 
+def database_ready() -> bool:
+    """The database answers, and on a Galera cluster this connection's node can serve: it is Synced (not
+    joining, donating or desynced) and ready (in the primary component). `SELECT 1` alone is answered by a
+    node that lost quorum, where every real query fails with 1047. On a plain server answering is enough."""
+    with connection.cursor() as cursor:
+        if connection.vendor != "mysql" or not connection.mysql_is_mariadb:
+            cursor.execute("SELECT 1")
+            return True
+        cursor.execute("SELECT @@global.wsrep_on")
+        if not cursor.fetchone()[0]:
+            return True
+        cursor.execute("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment', 'wsrep_ready')")
+        status = dict(cursor.fetchall())
+    return status.get("wsrep_local_state_comment") == "Synced" and status.get("wsrep_ready") == "ON"
+
+
+def backoff_seconds(attempt: int) -> float:
+    """The pause after failed attempt `attempt` (1, 2, …): full jitter below an exponential ceiling."""
+    return random.uniform(0, min(BACKOFF_MAX_SECONDS, BACKOFF_FIRST_SECONDS * 2 ** (attempt - 1)))
+
+
 def atomic_with_retry(func=None, *, savepoint: bool = True):
-    """Run `func` in a transaction, retrying it if the database picks it as a deadlock victim,
-    or once on a new connection if the connection was lost before COMMIT.
+    """Run `func` in a transaction, and run it again when the database rolled it back for a reason that
+    says nothing about the work: a deadlock, or a node that could not serve it before COMMIT.
 
-    Locks are taken in one global order, so deadlocks are rare, but InnoDB can still pick
-    a victim (for example when several transactions wait on the same new unique key).
-    The whole transaction is rolled back then, so running it again is safe. A connection
-    lost before COMMIT was sent (a restarted database) rolled the transaction back too. A
-    connection lost during COMMIT is never retried here, since the commit may have happened;
-    nor is a lock wait timeout, which already held the worker for the whole timeout: both
-    reach the client as 503 (core/unavailable.py), whose retry with the same idempotency key
-    finds the original. Inside an outer transaction there is nothing to retry from: the
-    outermost caller owns the retry.
+    - 1213, before or at COMMIT, is retried (up to DEADLOCK_ATTEMPTS, with backoff): the whole
+      transaction was rolled back, so running it again is safe. On one MariaDB it is InnoDB's deadlock
+      victim (locks are taken in one global order, so it is rare: several transactions waiting on the
+      same new unique key). On a Galera cluster it is mostly a certification conflict: row locks are
+      local to a node, so two nodes' transactions on the same row both run, and the one that commits
+      second is rolled back at COMMIT (or aborted mid-way by the winner's write set).
+    - A lost connection, or a node that is not ready (1047), before COMMIT: the transaction never
+      reached the cluster. Retried once, on a new connection.
+    - The same during COMMIT is never retried here, since the commit may have happened (its write set
+      may have been certified just before the node left); nor is a lock wait timeout, which already
+      held the worker for the whole timeout: both reach the client as 503 (core/unavailable.py), as
+      does a conflict still losing after the last attempt. The client's retry with the same
+      Idempotency-Key then finds the original write, or does it once.
 
-    There, `func` runs in a savepoint, so that a caller may handle its failure and go on.
+    Inside an outer transaction there is nothing to retry from: the outermost caller owns the retry
+    (the Idempotency-Key layer, core/idempotency.py, wraps the key's claim and the view's service in
+    one). There, `func` runs in a savepoint, so that a caller may handle its failure and go on.
     `@atomic_with_retry(savepoint=False)` spares the savepoint's two statements for a building
     block that is called on every hot path and whose failure always fails its caller (the
     ledger's posting): its failure then marks the caller's whole transaction for rollback.
@@ -70,7 +116,8 @@ def atomic_with_retry(func=None, *, savepoint: bool = True):
             with transaction.atomic(savepoint=savepoint):
                 return func(*args, **kwargs)
         reconnected = False
-        for attempt in range(1, DEADLOCK_ATTEMPTS + 1):
+        attempt = 1
+        while True:
             committing = False
             try:
                 with transaction.atomic():
@@ -78,21 +125,34 @@ def atomic_with_retry(func=None, *, savepoint: bool = True):
                     committing = True
                 return result
             except (OperationalError, InterfaceError) as exc:
-                if committing or attempt == DEADLOCK_ATTEMPTS:
-                    raise
-                if is_connection_lost(exc) and not reconnected:
+                if is_node_unusable(exc):
+                    drop_connection()
+                    if committing or reconnected:
+                        raise
                     reconnected = True
-                    _drop_connection()
-                elif is_deadlock(exc):
-                    time.sleep(random.uniform(0, 0.01 * attempt))
+                elif is_deadlock(exc) and attempt < DEADLOCK_ATTEMPTS:
+                    logger.info(
+                        "%s.%s: deadlock or certification conflict%s, attempt %d of %d",
+                        func.__module__,
+                        func.__name__,
+                        " at COMMIT" if committing else "",
+                        attempt,
+                        DEADLOCK_ATTEMPTS,
+                    )
+                    time.sleep(backoff_seconds(attempt))
+                    attempt += 1
                 else:
                     raise
 
     return wrapper
 
 
-def _drop_connection() -> None:
-    """Forget a dead connection, so the next query opens a new one (closing it may fail: it is dead)."""
+def drop_connection() -> None:
+    """Forget a dead connection, or one to a node that is not ready, so that the next query opens a new one
+    (through the proxy, to a node that can serve; closing it may fail: it may be dead). Not inside a
+    transaction, whose owner must see it fail: a test's, for one."""
+    if connection.in_atomic_block:
+        return
     with contextlib.suppress(DatabaseError):
         connection.close()
 

@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import NamedTuple
 
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, connection
 
-from core.db import bulk_insert, in_batches, insert_one
+from core.db import atomic_with_retry, bulk_insert, in_batches, insert_one
 from core.errors import IdempotencyConflict
 from core.locks import issuer_key_lock
 from core.models import EventType, IdempotencyRecord, IssuerKey, OutboxEvent
@@ -21,7 +21,7 @@ def issuer_key_create(*, issuer_id: int, name: str) -> tuple[IssuerKey, str]:
     return IssuerKey.objects.create_key(issuer_id=issuer_id, name=name)
 
 
-@transaction.atomic
+@atomic_with_retry
 def issuer_key_rotate(*, key_id: str) -> tuple[IssuerKey, str]:
     """Replace a key: a new one with the same issuer, name and expiry; the old one is revoked at once."""
     old = issuer_key_lock(key_id=key_id)

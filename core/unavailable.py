@@ -13,7 +13,7 @@ import redis.exceptions
 from django.db import DatabaseError
 from django.http import JsonResponse
 
-from core.db import error_code, is_database_unavailable
+from core.db import drop_connection, error_code, is_database_unavailable, is_node_unusable
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ class ServiceUnavailableMiddleware:
         service = unavailable_service(exception)
         if service is None:
             return None
+        if is_node_unusable(exception):
+            drop_connection()  # a kept connection to a node that is not ready fails every request until closed
         logger.warning(
             "%s %s: %s unavailable (%s %s)",
             request.method,

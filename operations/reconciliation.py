@@ -8,9 +8,9 @@ A run that finds nothing writes the next checkpoint.
 import traceback
 
 from django.conf import settings
-from django.db import transaction
 from django.utils import timezone
 
+from core.db import atomic_with_retry
 from core.models import EventType
 from core.services import event_record
 from items.reconciliation import item_lock_has_live_holder
@@ -44,7 +44,9 @@ def reconciliation_run(*, full: bool = False) -> ReconciliationRun:
             proof.checkpoint()
     except Exception:  # a check that cannot run is itself an alarm
         status, error = RunStatus.ERROR, traceback.format_exc()
-    with transaction.atomic():
+
+    @atomic_with_retry
+    def finish() -> None:
         ReconciliationRun.objects.filter(pk=run.pk).update(
             finished_at=timezone.now(),
             status=status,
@@ -58,6 +60,8 @@ def reconciliation_run(*, full: bool = False) -> ReconciliationRun:
                 event_type=EventType.RECONCILIATION_FAILED,
                 data={"run_id": run.pk, "status": status, "discrepancy_count": len(found), "checks": per_check},
             )
+
+    finish()
     run.refresh_from_db()
     if status != RunStatus.PASSED:
         alert_fire(

@@ -8,9 +8,15 @@ master, `mariadbd` and Redis on a seeded schedule and starts them again; then ch
 were told against what the database holds (scripts/torture_checker.py). Exit status 0 only when
 no violation was found. It ends only the processes it started, by their PIDs.
 
+With `--cluster` the database is a 3-node Galera cluster behind haproxy (scripts/cluster.py) instead:
+three gunicorns, each through the proxy, the clients spread over them, and `kill -9` of a node's
+`mariadbd` (then its restart and rejoin by IST) among the faults; the checker also compares the money
+tables on the three nodes and runs `reconcile_ledger` against each.
+
     .venv/bin/python scripts/torture.py --seed 1 --duration 600           # the long run
     .venv/bin/python scripts/torture.py --seed 7 --duration 35 --clients 12 --worker-kills 2 \\
         --master-kills 1 --db-kills 1 --redis-stops 1                      # the short run of `make test`
+    .venv/bin/python scripts/torture.py --cluster --seed 3 --duration 600  # the long run on a cluster
 """
 
 import argparse
@@ -34,7 +40,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from torture_checker import Checker  # noqa: E402
+from cluster import Cluster  # noqa: E402
+from torture_checker import Checker, Node  # noqa: E402
 from torture_client import Capabilities, Client, Stats, TransportError, http_call  # noqa: E402
 
 DATABASE_NAME = "backpack_torture"
@@ -203,12 +210,55 @@ class MariaDB:
 
         return MySQLdb.connect(unix_socket=str(self.socket), user="root", db=DATABASE_NAME, charset="utf8mb4")
 
+    @property
+    def url(self) -> str:
+        return f"mysql://root@127.0.0.1:{self.port}/{DATABASE_NAME}"
+
     def create_database(self) -> None:
         import MySQLdb
 
         connection = MySQLdb.connect(unix_socket=str(self.socket), user="root")
         connection.cursor().execute(f"CREATE DATABASE {DATABASE_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         connection.close()
+
+
+class ClusterDatabase:
+    """The torture database on a Galera cluster: the app goes through the proxy, the checker to each node."""
+
+    def __init__(self, root: Path):
+        self.cluster = Cluster.start(root, tied=True)  # tied: the kernel ends it if this harness dies uncleanly
+
+    @property
+    def url(self) -> str:
+        return f"{self.cluster.dsn}/{DATABASE_NAME}"
+
+    def create_database(self) -> None:
+        connection = self.cluster.nodes[0].connect()
+        connection.cursor().execute(f"CREATE DATABASE {DATABASE_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        connection.close()
+
+    def nodes(self) -> list[Node]:
+        return [
+            Node(
+                node.name,
+                lambda node=node: node.connect(db=DATABASE_NAME, charset="utf8mb4"),
+                f"{node.dsn}/{DATABASE_NAME}",
+            )
+            for node in self.cluster.nodes
+        ]
+
+    def connect(self):
+        return self.cluster.nodes[0].connect(db=DATABASE_NAME, charset="utf8mb4")
+
+    def wsrep_counters(self) -> dict[str, dict[str, int]]:
+        """Per node since its last start: write sets it originated, certification failures, local
+        transactions aborted by a replicated one."""
+        names = ("replicated", "local_cert_failures", "local_bf_aborts")
+        return {
+            node.name: {name: int(status.get(name, 0)) for name in names}
+            for node in self.cluster.nodes
+            for status in [node.wsrep_status()]
+        }
 
 
 class Redis:
@@ -256,14 +306,14 @@ class Redis:
 
 
 class Gunicorn:
-    def __init__(self, processes: Processes, root: Path, env: dict, workers: int):
-        self.processes, self.root, self.env, self.workers = processes, root, env, workers
+    def __init__(self, processes: Processes, root: Path, env: dict, workers: int, name: str = "gunicorn"):
+        self.processes, self.root, self.env, self.workers, self.name = processes, root, env, workers, name
         self.port = free_port()
         self.master: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.master = self.processes.spawn(
-            "gunicorn",
+            self.name,
             [
                 str(Path(sys.executable).parent / "gunicorn")
                 if (Path(sys.executable).parent / "gunicorn").exists()
@@ -291,7 +341,7 @@ class Gunicorn:
         started = time.monotonic()
         while time.monotonic() - started < timeout:
             if self.master.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.root}/gunicorn.log")
+                raise RuntimeError(f"gunicorn exited; see {self.root}/{self.name}.log")
             try:
                 if http_call(self.port, "GET", "/healthz").status == 200 and len(self.worker_pids()) == self.workers:
                     return
@@ -347,6 +397,9 @@ class Torture:
         self.stats = Stats()
         self.stop = threading.Event()
         self.clients: list[Client] = []
+        self.cluster: Cluster | None = None
+        self.gunicorns: list[Gunicorn] = []
+        self.started = 0.0
 
     def server_env(self) -> dict:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("DATABASE_", "REDIS_", "CACHE_", "CELERY_"))}
@@ -356,7 +409,7 @@ class Torture:
             DEBUG="0",
             SECRET_KEY=secrets.token_urlsafe(32),
             REDEMPTION_CODE_SECRET=secrets.token_urlsafe(32),
-            DATABASE_URL=f"mysql://root@127.0.0.1:{self.mariadb.port}/{DATABASE_NAME}",
+            DATABASE_URL=self.database.url,
             REDIS_URL=f"{redis_url}/0",
             CELERY_BROKER_URL=f"{redis_url}/0",
             CACHE_URL=f"{redis_url}/1",
@@ -369,25 +422,33 @@ class Torture:
             STATIC_ROOT=str(self.root / "static"),
             PYTHONUNBUFFERED="1",
         )
+        if self.cluster:
+            # The proxy balances connections, not queries: a worker keeps its node until it reconnects. Kept
+            # briefly, connections spread again over a node that rejoined, instead of staying on the others.
+            env["DB_CONN_MAX_AGE"] = "5"
         return env
 
-    def manage(self, *argv: str) -> subprocess.CompletedProcess:
+    def manage(self, *argv: str, database_url: str | None = None) -> subprocess.CompletedProcess:
         return subprocess.run(
             [sys.executable, "manage.py", *argv],
             cwd=REPO,
-            env=self.env,
+            env={**self.env, "DATABASE_URL": database_url} if database_url else self.env,
             capture_output=True,
             text=True,
             timeout=300,
         )
 
     def set_up(self) -> dict:
-        self.mariadb = MariaDB(self.processes, self.root)
         self.redis = Redis(self.processes, self.root)
         began = time.monotonic()
-        self.mariadb.install()
-        self.mariadb.start()
-        self.mariadb.create_database()
+        if self.args.cluster:
+            self.database = ClusterDatabase(self.root / "cluster")
+            self.cluster = self.database.cluster
+        else:
+            self.database = MariaDB(self.processes, self.root)
+            self.database.install()
+            self.database.start()
+        self.database.create_database()
         self.redis.start()
         (self.root / "static").mkdir()  # the API serves no static files: an empty STATIC_ROOT will do
         self.env = self.server_env()
@@ -399,13 +460,18 @@ class Torture:
         world = self.manage("torture_world", "--customers", str(self.args.clients), "--staff", str(self.args.staff))
         if world.returncode:
             raise RuntimeError(f"manage.py torture_world failed:\n{world.stderr[-3000:]}")
-        self.gunicorn = Gunicorn(self.processes, self.root, self.env, self.args.workers)
+        # On a cluster, one gunicorn per web machine, each reaching the nodes through the proxy as the
+        # deployment does: every worker's connection lands on a node by round robin, so clients of one
+        # gunicorn write through different nodes, and a node's death moves its connections elsewhere.
         populated = time.monotonic()
-        self.gunicorn.start()
+        for index in range(3 if self.cluster else 1):
+            name = f"gunicorn{index + 1}" if self.cluster else "gunicorn"
+            self.gunicorns.append(Gunicorn(self.processes, self.root, self.env, self.args.workers, name))
+            self.gunicorns[-1].start()
         print(
-            f"torture: MariaDB and Redis up in {database_ready - began:.1f} s, migrated in "
-            f"{migrated - database_ready:.1f} s, users in {populated - migrated:.1f} s, "
-            f"gunicorn up in {time.monotonic() - populated:.1f} s",
+            f"torture: {'the cluster' if self.cluster else 'MariaDB'} and Redis up in {database_ready - began:.1f} s, "
+            f"migrated in {migrated - database_ready:.1f} s, users in {populated - migrated:.1f} s, "
+            f"{len(self.gunicorns)} gunicorn up in {time.monotonic() - populated:.1f} s",
             flush=True,
         )
         return json.loads(world.stdout)
@@ -418,14 +484,21 @@ class Torture:
             began = time.monotonic()
             detail = {}
             if kind == "worker_kill":
-                if not self.gunicorn.kill_worker(self.rng):
+                if not self.pick_gunicorn().kill_worker(self.rng):
                     continue
             elif kind == "master_kill":
-                self.gunicorn.kill_master(self.rng)
+                self.pick_gunicorn().kill_master(self.rng)
             elif kind == "db_kill":
-                self.mariadb.kill()
+                self.database.kill()
                 time.sleep(self.rng.uniform(0.5, 3.0))
-                self.mariadb.start()
+                self.database.start()
+            elif kind == "node_kill":
+                node = self.rng.choice(self.cluster.nodes)
+                self.cluster.kill(node.name)
+                detail["node"] = node.name
+                detail["evicted_after_s"] = round(self.wait_evicted(node), 1)
+                time.sleep(self.rng.uniform(0.5, 3.0))
+                detail["rejoined_after_s"] = round(self.cluster.restart(node.name), 1)
             elif kind == "redis_stop":
                 self.redis.kill()
                 time.sleep(self.rng.uniform(0.5, 3.0))
@@ -435,9 +508,28 @@ class Torture:
             self.fault_log.append({"at_s": round(began - started, 1), "kind": kind, **detail})
             print(f"torture: {began - started:6.1f} s  {kind:<12} {detail}", flush=True)
 
+    def wait_evicted(self, dead, timeout: float = 60) -> float:
+        """Until the survivors have dropped the killed node from their view (evs.suspect_timeout; their
+        commits wait until then). A node that came back before that would rejoin a view that still holds
+        its old self: it gets in, but only after several more view changes (20 s instead of 2)."""
+        started = time.monotonic()
+        survivors = [node for node in self.cluster.nodes if node is not dead]
+        while any(node.wsrep_status().get("cluster_size") != str(len(survivors)) for node in survivors):
+            if time.monotonic() - started > timeout:
+                raise RuntimeError(f"torture: the survivors still count {dead.name} after {timeout:.0f} s")
+            time.sleep(0.1)
+        return time.monotonic() - started
+
+    def pick_gunicorn(self) -> Gunicorn:
+        return self.rng.choice(self.gunicorns) if len(self.gunicorns) > 1 else self.gunicorns[0]
+
     def run(self) -> int:
         args = self.args
-        print(f"torture: seed {args.seed}, {args.duration:.0f} s, {args.clients} clients, in {self.root}", flush=True)
+        where = " on a 3-node cluster" if args.cluster else ""
+        print(
+            f"torture: seed {args.seed}, {args.duration:.0f} s, {args.clients} clients{where}, in {self.root}",
+            flush=True,
+        )
         set_up_started = time.monotonic()
         world = self.set_up()
         run_id = f"t{args.seed}"
@@ -447,7 +539,7 @@ class Torture:
                 index=i,
                 run_id=run_id,
                 world=world,
-                port=self.gunicorn.port,
+                port=self.gunicorns[i % len(self.gunicorns)].port,
                 seed=seeds.getrandbits(64),
                 stats=self.stats,
                 caps=Capabilities(),
@@ -468,9 +560,10 @@ class Torture:
             "master_kill": args.master_kills,
             "db_kill": args.db_kills,
             "redis_stop": args.redis_stops,
+            "node_kill": args.node_kills,
         }
         schedule = fault_schedule(self.rng, args.duration, counts)
-        started = time.monotonic()
+        started = self.started = time.monotonic()
         for client in self.clients:
             client.start()
         self.inject(schedule, started)
@@ -484,12 +577,15 @@ class Torture:
             clients=self.clients,
             world=world,
             caps=caps,
-            mariadb=self.mariadb,
-            port=self.gunicorn.port,
+            database=self.database,
+            nodes=self.database.nodes() if self.cluster else [],
+            port=self.gunicorns[0].port,
             manage=self.manage,
             stats=self.stats,
         )
         violations = checker.check()
+        if self.cluster:
+            self.wsrep = self.database.wsrep_counters()
         summary = self.summary(checker, violations, workload_seconds, time.monotonic() - set_up_started)
         print(summary["text"], flush=True)
         if args.summary_json:
@@ -536,6 +632,7 @@ class Torture:
             },
             "faults": dict(self.faults),
             "fault_log": self.fault_log,
+            "node_kills": self.node_kill_outages(),
             "checks": checker.passed,
             "violations": violations,
             "violations_by_check": dict(by_kind_violations),
@@ -544,7 +641,7 @@ class Torture:
             "",
             "==== torture summary ====",
             f"seed {data['seed']}: workload {data['duration_s']} s (whole run {data['total_s']} s), "
-            f"{data['clients']} clients, {data['workers']} gunicorn workers",
+            f"{data['clients']} clients, {len(self.gunicorns)} × {data['workers']} gunicorn workers",
             "operations: attempted {attempted} (writes {writes}), acknowledged {acknowledged} "
             "(ok {ok}, refused {refused}, found after a lost answer {reconciled}), indeterminate {indeterminate}, "
             "retried {retried} ({retry_attempts} extra attempts), deliberate replays {replays}, reads {reads}".format(
@@ -556,6 +653,24 @@ class Torture:
             f"responses: {data['responses']['by_status']}; no answer: {data['responses']['transport_errors']}; "
             f"5xx other than 503 service_unavailable: {data['responses']['bad_5xx']}",
             "faults injected: " + ", ".join(f"{k} {v}" for k, v in sorted(self.faults.items())),
+        ]
+        for kill in data["node_kills"]:
+            lines.append(
+                f"  node kill at {kill['at_s']} s ({kill['node']}; the others dropped it after {kill['evicted_after_s']} s; "
+                f"Synced again {kill['rejoined_after_s']} s after its restart): "
+                f"{kill['responses_503']} × 503 over {kill['seconds_of_503']} s"
+            )
+        if self.cluster:
+            data["wsrep"] = self.wsrep
+            lines.append(
+                "cluster (per node since its last start): "
+                + "; ".join(
+                    f"{name} write sets {c['replicated']}, cert failures {c['local_cert_failures']}, "
+                    f"bf aborts {c['local_bf_aborts']}"
+                    for name, c in self.wsrep.items()
+                )
+            )
+        lines += [
             "checks: " + ", ".join(f"{name} {count}" for name, count in checker.passed.items()),
             f"violations: {len(violations)}" + (f" {dict(by_kind_violations)}" if violations else ""),
         ]
@@ -565,12 +680,36 @@ class Torture:
         data["text"] = "\n".join(lines)
         return data
 
+    def node_kill_outages(self) -> list[dict]:
+        """For each node kill: the 503s answered from the kill until the next fault (or the end), and the
+        seconds from the kill to the last of them."""
+        answered = sorted(at - self.started for at in self.stats.unavailable_at)
+        outages = []
+        for index, fault in enumerate(self.fault_log):
+            if fault["kind"] != "node_kill":
+                continue
+            until = self.fault_log[index + 1]["at_s"] if index + 1 < len(self.fault_log) else float("inf")
+            window = [at for at in answered if fault["at_s"] <= at < until]
+            outages.append(
+                {
+                    "at_s": fault["at_s"],
+                    "node": fault["node"],
+                    "evicted_after_s": fault["evicted_after_s"],
+                    "rejoined_after_s": fault["rejoined_after_s"],
+                    "responses_503": len(window),
+                    "seconds_of_503": round(window[-1] - fault["at_s"], 1) if window else 0.0,
+                }
+            )
+        return outages
+
     def clean_up(self) -> None:
         self.stop.set()
-        gunicorn = getattr(self, "gunicorn", None)
-        if gunicorn is not None and gunicorn.master is not None:
-            gunicorn.worker_pids()  # workers it started since they were last listed: ended with it
+        for gunicorn in self.gunicorns:
+            if gunicorn.master is not None:
+                gunicorn.worker_pids()  # workers it started since they were last listed: ended with it
         self.processes.kill_all()
+        if self.cluster is not None:
+            self.cluster.stop()
         if self.args.keep:
             print(f"torture: kept {self.root}", flush=True)
         else:
@@ -630,19 +769,31 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=60, help="Seconds of workload (set-up and checks add some).")
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--staff", type=int, default=4, help="Merchant staff users the clients share.")
-    parser.add_argument("--workers", type=int, default=4, help="gunicorn workers.")
+    parser.add_argument("--cluster", action="store_true", help="On a 3-node Galera cluster (scripts/cluster.py).")
+    parser.add_argument(
+        "--workers", type=int, help="Workers per gunicorn. Default: 4, or 2 for each of the cluster's 3."
+    )
     parser.add_argument("--worker-kills", type=int, help="Default: 4 a minute, at least 1.")
     parser.add_argument("--master-kills", type=int, help="Default: 1 every 2 minutes, at least 1.")
-    parser.add_argument("--db-kills", type=int, help="Default: 1 every 2 minutes, at least 1.")
+    parser.add_argument("--db-kills", type=int, help="Default: 1 every 2 minutes, at least 1 (none on a cluster).")
+    parser.add_argument("--node-kills", type=int, help="kill -9 of a cluster node. Default: 1 a minute, at least 1.")
     parser.add_argument("--redis-stops", type=int, help="Default: 1 every 2.5 minutes, at least 1.")
     parser.add_argument("--summary-json", help="Also write the summary as JSON to this file.")
     parser.add_argument("--ops-json", help="Also write every operation, its attempts and its answer, to this file.")
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, data).")
     args = parser.parse_args(argv)
     minutes = args.duration / 60
-    for name, per_minute in (("worker_kills", 4), ("master_kills", 0.5), ("db_kills", 0.5), ("redis_stops", 0.4)):
+    if args.cluster and args.db_kills:
+        parser.error("--db-kills stops the single MariaDB; on a cluster, --node-kills")
+    if args.workers is None:
+        args.workers = 2 if args.cluster else 4
+    defaults = {"worker_kills": 4, "master_kills": 0.5, "redis_stops": 0.4}
+    defaults.update({"node_kills": 1, "db_kills": 0} if args.cluster else {"node_kills": 0, "db_kills": 0.5})
+    for name, per_minute in defaults.items():
         if getattr(args, name) is None:
-            setattr(args, name, max(1, round(per_minute * minutes)))
+            setattr(args, name, max(1, round(per_minute * minutes)) if per_minute else 0)
+    if args.node_kills and not args.cluster:
+        parser.error("--node-kills needs --cluster")
 
     def interrupted(signum, frame):
         raise Interrupted()

@@ -3,14 +3,17 @@
 Jepsen's bank test in spirit: every acknowledged operation exists exactly once, nothing exists that no
 client asked for, every retry ended with the original answer, each client's books equal the server's,
 and the ledger's own invariants hold in SQL (written here again, independently of the code under test)
-and in `manage.py reconcile_ledger`; and every committed journal entry seals into the hash chain, which
-`manage.py journal_verify` then finds intact.
+and in `manage.py reconcile_ledger`; every committed journal entry seals into the hash chain, which
+`manage.py journal_verify` then finds intact. On a cluster, the money tables are the same on every node,
+and `reconcile_ledger` is clean against each.
 """
 
+import dataclasses
 import hashlib
 import json
 import uuid
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from torture_client import API, GRANT_BUSINESS_TYPE, ITEM_SOURCE, Op, TransportError, http_call
 
@@ -30,10 +33,40 @@ WRITE_KINDS = {
 }
 
 
+# What moves or holds value, and what decides it: these must be byte for byte the same on every node.
+MONEY_TABLES = (
+    "accounts",
+    "account_asset_balances",
+    "asset_journal_entries",
+    "asset_transactions",
+    "asset_holds",
+    "ledger_issuance_days",
+    "market_listings",
+    "market_trades",
+    "item_instances",
+    "item_instance_events",
+    "redemption_orders",
+    "gifts",
+    "core_backpack_versions",
+    "core_idempotency_records",
+    "core_outbox_events",
+)
+
+
+@dataclasses.dataclass
+class Node:
+    """A cluster node as the checker sees it: a direct connection (no proxy), and the app's DATABASE_URL for it."""
+
+    name: str
+    connect: Callable
+    database_url: str
+
+
 class Checker:
-    def __init__(self, *, clients, world, caps, mariadb, port, manage, stats):
+    def __init__(self, *, clients, world, caps, database, port, manage, stats, nodes=()):
         self.clients, self.world, self.caps = clients, world, caps
-        self.mariadb, self.port, self.manage, self.stats = mariadb, port, manage, stats
+        self.database, self.port, self.manage, self.stats = database, port, manage, stats
+        self.nodes: list[Node] = list(nodes)
         self.violations: list[dict] = []
         self.passed: Counter = Counter()
         self.user_of = {c.index: c.user["id"] for c in clients}
@@ -45,6 +78,8 @@ class Checker:
     # -- the run ----------------------------------------------------------------------------------
 
     def check(self) -> list[dict]:
+        if self.nodes:
+            self.check_nodes_identical()
         self.load()
         self.check_run()
         self.check_acknowledged_exist_once()
@@ -65,7 +100,7 @@ class Checker:
         return list(cursor.fetchall())
 
     def load(self) -> None:
-        self.db = self.mariadb.connect()
+        self.db = self.database.connect()
         self.ops = [op for client in self.clients for op in client.ops]
         self.firsts = [op for op in self.ops if op.replay_of is None]
         self.entries = {
@@ -642,11 +677,34 @@ class Checker:
             self.passed["sql_one_live_holder_per_locked_item"] += 1
 
     def check_reconcile_ledger(self) -> None:
-        done = self.manage("reconcile_ledger")
-        if done.returncode:
-            self.violation("reconcile_ledger", output=(done.stdout + done.stderr)[-1500:])
-        else:
-            self.passed["reconcile_ledger"] += 1
+        for node in self.nodes or [None]:
+            done = self.manage("reconcile_ledger", database_url=node and node.database_url)
+            if done.returncode:
+                where = {"node": node.name} if node else {}
+                self.violation("reconcile_ledger", **where, output=(done.stdout + done.stderr)[-1500:])
+            else:
+                self.passed["reconcile_ledger" + (f"_{node.name}" if node else "")] += 1
+
+    def check_nodes_identical(self) -> None:
+        """CHECKSUM TABLE of the money tables on each node, taken once the node has applied every write set
+        committed anywhere (the clients have stopped: nothing else writes them)."""
+        checksums = {}
+        for node in self.nodes:
+            connection = node.connect()
+            try:
+                cursor = connection.cursor()
+                cursor.execute("SET SESSION wsrep_sync_wait = 1")
+                cursor.execute("SELECT 1")  # waits until this node has caught up with the cluster
+                cursor.execute(f"CHECKSUM TABLE {', '.join(MONEY_TABLES)}")
+                checksums[node.name] = {table.split(".")[-1]: value for table, value in cursor.fetchall()}
+            finally:
+                connection.close()
+        for table in MONEY_TABLES:
+            values = {name: found.get(table) for name, found in checksums.items()}
+            if len(set(values.values())) != 1 or None in values.values():
+                self.violation("nodes_differ", table=table, checksums=values)
+            else:
+                self.passed["tables_identical_on_every_node"] += 1
 
     def check_journal_seal(self) -> None:
         for command in ("seal_journal", "journal_verify"):

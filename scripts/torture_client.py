@@ -127,6 +127,7 @@ class Stats:
         self.statuses = Counter()
         self.transport_errors = Counter()
         self.bad_server_errors: list[dict] = []  # 5xx that are not 503 service_unavailable in the envelope
+        self.unavailable_at: list[float] = []  # when each 503 arrived (time.monotonic)
         self.reads = 0
 
     def reply(self, reply: Reply, method: str, path: str) -> None:
@@ -134,6 +135,8 @@ class Stats:
             self.statuses[reply.status] += 1
             if method == "GET":
                 self.reads += 1
+            if reply.status == 503:
+                self.unavailable_at.append(time.monotonic())
             if reply.status >= 500 and not reply.is_unavailable:
                 self.bad_server_errors.append(
                     {"method": method, "path": path, "status": reply.status, "body": str(reply.body)[:200]}

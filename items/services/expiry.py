@@ -4,7 +4,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -153,17 +152,17 @@ def items_announce_expiring(*, now: datetime | None = None, batch_size: int = 10
         )
         if rows:
             last_id = rows[-1]["pk"]
-            with transaction.atomic():
-                events_record(
-                    events=[
-                        Event(
-                            EventType.ITEM_EXPIRING_SOON,
-                            _expiry_event_data(row),
-                            once_key=f"item.expiring_soon:{row['pk']}",
-                        )
-                        for row in rows
-                    ]
-                )
+            # Its own transaction, retried: on a cluster two runs' INSERT IGNOREs of one once-key conflict at COMMIT.
+            atomic_with_retry(events_record)(
+                events=[
+                    Event(
+                        EventType.ITEM_EXPIRING_SOON,
+                        _expiry_event_data(row),
+                        once_key=f"item.expiring_soon:{row['pk']}",
+                    )
+                    for row in rows
+                ]
+            )
         return len(rows)
 
     return in_batches(batch, batch_size=batch_size)
