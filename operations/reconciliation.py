@@ -10,7 +10,12 @@ from core.models import EventType
 from core.services import event_record
 from items.reconciliation import item_lock_has_live_holder
 from ledger.reconciliation import LEDGER_CHECKS
-from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
+from market.reconciliation import (
+    asset_listings_match_holds,
+    book_not_crossed,
+    market_locks_match_listings,
+    open_bids_match_frozen,
+)
 from operations.alerts import alert_fire
 from operations.models import ReconciliationRun, RunStatus
 from redemption.reconciliation import redemption_locks_match_orders
@@ -21,6 +26,8 @@ CHECKS = (
     redemption_locks_match_orders,
     market_locks_match_listings,
     asset_listings_match_holds,
+    book_not_crossed,
+    open_bids_match_frozen,
 )
 
 
