@@ -98,7 +98,7 @@ class MarketTradeAdmin(ReadOnlyModelAdmin):
         return [prices, *super().get_urls()]
 
     def prices_view(self, request):
-        """A price and volume chart of one asset, with its summary and the cheapest asks."""
+        """A price and volume chart of one asset, with its summary, the highest bids and the cheapest asks."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = PriceChartForm(request.GET or None)

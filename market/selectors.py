@@ -5,8 +5,8 @@ from datetime import datetime
 from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
-from market.exceptions import ListingNotFound
-from market.models import ListingStatus, MarketListing, MarketTrade
+from market.exceptions import BuyOrderNotFound, ListingNotFound
+from market.models import BuyOrder, ListingStatus, MarketListing, MarketTrade
 
 LISTING_FIELDS = {
     "asset_code": F("asset_id"),
@@ -37,6 +37,7 @@ TRADE_FIELDS = {
 TRADE_COLUMNS = (
     "id",
     "listing_id",
+    "buy_order_id",
     "buyer_id",
     "seller_id",
     "quantity",
@@ -115,3 +116,45 @@ def trade_totals_by_price_asset(*, since: datetime | None = None) -> list[dict]:
         .annotate(trades=Count("id"), total=Sum("total"), fees=Sum("fee"))
         .order_by("price_asset_code")
     )
+
+
+BUY_ORDER_FIELDS = {"asset_code": F("asset_id"), "price_asset_code": F("price_asset_id")}
+BUY_ORDER_COLUMNS = (
+    "id",
+    "buyer_id",
+    "quantity",
+    "quantity_remaining",
+    "max_unit_price",
+    "status",
+    "expires_at",
+    "closed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _buy_order_rows(queryset) -> QuerySet:
+    return queryset.values(*BUY_ORDER_COLUMNS, **BUY_ORDER_FIELDS)
+
+
+def buy_orders_for_buyer(*, buyer_id: int, status: str | None = None) -> QuerySet:
+    orders = BuyOrder.objects.filter(buyer_id=buyer_id)
+    if status:
+        orders = orders.filter(status=status)
+    return _buy_order_rows(orders)
+
+
+def buy_order_get(*, buy_order_id: int, buyer_id: int) -> dict:
+    """One of the buyer's orders; anybody else's is as good as missing."""
+    row = _buy_order_rows(BuyOrder.objects.filter(pk=buy_order_id, buyer_id=buyer_id)).first()
+    if row is None:
+        raise BuyOrderNotFound(buy_order_id=buy_order_id)
+    return row
+
+
+def trades_get(*, trade_ids: list[int]) -> list[dict]:
+    """These trades, in the order given: one query."""
+    rows = {
+        row["id"]: row for row in MarketTrade.objects.filter(pk__in=trade_ids).values(*TRADE_COLUMNS, **TRADE_FIELDS)
+    }
+    return [rows[pk] for pk in trade_ids]
