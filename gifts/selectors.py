@@ -30,9 +30,12 @@ GIFT_FIELDS = {
 }
 
 # Business types of other apps' entries, as the market writes them (market.models, market.services):
-# a purchase is keyed "<listing id>:<buyer id>:<key>"; a listing's hold, and its release when it closes.
+# a purchase is keyed "<listing id>:<buyer id>:<key>"; a listing's hold, and its release when it closes;
+# a buy order's hold and its release, and each fill of one (its meta names the buyer).
 PURCHASE_BUSINESS_TYPE = "market_purchase"
 LISTING_HOLD_BUSINESS_TYPE = "market_listing"
+BUY_ORDER_HOLD_BUSINESS_TYPE = "market_buy_order"
+FILL_BUSINESS_TYPE = "market_fill"
 OWN_KINDS = {"adjustment": "adjustment", "migration": "migration"}
 FEED_ITEM_EVENTS = (
     ItemEventType.GRANTED,
@@ -154,7 +157,7 @@ def _rows(taken: list[tuple[str, dict]], user_id: int) -> list[dict]:
     exchanges = [
         row["entry_id"]
         for name, row in taken
-        if name == "leg" and row["business_type"] in (GIFT_BUSINESS_TYPE, PURCHASE_BUSINESS_TYPE)
+        if name == "leg" and row["business_type"] in (GIFT_BUSINESS_TYPE, PURCHASE_BUSINESS_TYPE, FILL_BUSINESS_TYPE)
     ]
     other_users = entry_other_users(entry_ids=exchanges, user_id=user_id) if exchanges else {}
     gift_ids = {gift_id for name, row in taken if (gift_id := _gift_id(name, row)) is not None}
@@ -201,6 +204,12 @@ def _leg_kind(leg: dict, user_id: int) -> str:
     if business_type == PURCHASE_BUSINESS_TYPE:
         buyer_id = leg["business_id"].split(":", 2)[1]
         return "purchase" if buyer_id == str(user_id) else "sale"
+    if business_type == FILL_BUSINESS_TYPE:
+        return "purchase" if leg["entry_meta"].get("buyer_id") == user_id else "sale"
+    if business_type == BUY_ORDER_HOLD_BUSINESS_TYPE:
+        return "buy_order"
+    if business_type.startswith(f"{BUY_ORDER_HOLD_BUSINESS_TYPE}_"):
+        return "buy_order_closed"
     if business_type == LISTING_HOLD_BUSINESS_TYPE:
         return "listing"
     if business_type.startswith(f"{LISTING_HOLD_BUSINESS_TYPE}_"):

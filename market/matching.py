@@ -93,7 +93,13 @@ class _Fills:
                 HoldChange(hold_id=listing.hold_id, amount=quantity),
                 HoldChange(hold_id=order.hold_id, amount=reserved, released=reserved - split.total),
             ],
-            meta={"buy_order_id": order.pk, "listing_id": listing.pk, "quantity": quantity, "unit_price": unit_price},
+            meta={
+                "buy_order_id": order.pk,
+                "listing_id": listing.pk,
+                "buyer_id": order.buyer_id,
+                "quantity": quantity,
+                "unit_price": unit_price,
+            },
             owners=accounts.owners,
             bumped=self.bumped,
         )
