@@ -10,8 +10,8 @@ from django.utils import timezone
 from core.admin_tools import ReadOnlyModelAdmin
 from core.errors import BackpackError
 from ledger.selectors import asset_codes, assets_tradable
-from market.charts import price_charts
 from market.buy_order_services import buy_order_cancel
+from market.charts import price_charts
 from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing, MarketTrade
 from market.price_selectors import DAY, HOUR, market_summary, order_book
 from market.services import listing_cancel

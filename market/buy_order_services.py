@@ -1,6 +1,6 @@
 """Every write to buy orders (SPEC §14): place (and fill at once), cancel, expire.
 
-A buy order rests on a ledger hold of `quantity_remaining × max_unit_price` of its price asset, always:
+A buy order rests on a ledger hold of `quantity_remaining * max_unit_price` of its price asset, always:
 each fill settles its share of the hold and gives back what it cost under the limit price, and cancel
 and expiry release what remains. Locks, in the order of core/locks.py: the buyer's user row (placing:
 it guards the open-order cap and the replay of a key), the book, the asks it crosses, then the hold and
@@ -50,7 +50,7 @@ def buy_order_place(
     idempotency_key: str,
     price_asset_code: str = DEFAULT_PRICE_ASSET,
 ) -> PlaceResult:
-    """Bid for `quantity` of a tradable asset at `max_unit_price` at most: freeze `quantity × max_unit_price`,
+    """Bid for `quantity` of a tradable asset at `max_unit_price` at most: freeze `quantity * max_unit_price`,
     fill at once against the asks it crosses (market.matching), and rest with what is left.
 
     Placing again with the same key returns the order as it is now and its fills, and moves nothing.

@@ -4,7 +4,7 @@ Price-time priority at the resting order's price: a bid takes the cheapest asks 
 oldest; an ask takes the highest bids first, then the oldest ("oldest" is the book's version when the
 order came to rest, so a cluster's interleaved ids play no part). Each fill takes what the smaller side
 has left, is one `market_trades` row marked with its buy order, and one balanced journal entry: the
-seller's hold settles the quantity, the buyer's hold settles `quantity × max_unit_price` of which the
+seller's hold settles the quantity, the buyer's hold settles `quantity * max_unit_price` of which the
 part above the fill price goes back to the buyer's available balance, the seller gets the total minus
 the fee (paid by the seller, as in any trade) and the fee goes to the taker's slot of
 `SYSTEM_PLATFORM_FEE` (one fee row per matching transaction, whatever the number of fills).

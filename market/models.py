@@ -197,7 +197,7 @@ class BuyOrderStatus(models.TextChoices):
 
 class BuyOrder(models.Model):
     """A bid: up to `quantity` units of a tradable asset at `max_unit_price` at most, resting on a hold of
-    `quantity_remaining × max_unit_price` of the price asset while open."""
+    `quantity_remaining * max_unit_price` of the price asset while open."""
 
     buyer = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="market_buy_orders")
     asset = models.ForeignKey(AssetType, on_delete=models.PROTECT, db_column="asset_code", related_name="+")

@@ -156,7 +156,7 @@ def book_not_crossed() -> list[dict]:
 
 
 def open_bids_match_frozen() -> list[dict]:
-    """Every open buy order rests on an open hold of exactly `quantity_remaining × max_unit_price`, and every
+    """Every open buy order rests on an open hold of exactly `quantity_remaining * max_unit_price`, and every
     open hold created for a buy order belongs to an open one."""
     mismatched = (
         BuyOrder.objects.filter(status=BuyOrderStatus.OPEN)

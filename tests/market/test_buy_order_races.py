@@ -1,6 +1,7 @@
 """Races of the book on MariaDB: crossing bids and asks from real threads and two processes, each with its own
 connection, on committed data. The book must never be crossed after a commit, and every fill is one trade."""
 
+import functools
 import multiprocessing
 import random
 
@@ -27,21 +28,15 @@ def test_a_bid_and_an_ask_placed_at_the_same_instant_match_exactly_once():
     grant(buyer, "DIAMOND", 10_000)
     grant(seller, "red_shard", 100)
 
+    def place(round_: int, index: int):
+        if index == 0:
+            return buy_order_place(
+                buyer_id=buyer.pk, asset_code="red_shard", quantity=3, max_unit_price=10, idempotency_key=f"r{round_}"
+            )
+        return listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=3, unit_price=10)
+
     for round_ in range(8):
-        results = run_in_threads(
-            lambda i: (
-                buy_order_place(
-                    buyer_id=buyer.pk,
-                    asset_code="red_shard",
-                    quantity=3,
-                    max_unit_price=10,
-                    idempotency_key=f"r{round_}",
-                )
-                if i == 0
-                else listing_create(seller_id=seller.pk, asset_code="red_shard", quantity=3, unit_price=10)
-            ),
-            2,
-        )
+        results = run_in_threads(functools.partial(place, round_), 2)
         assert not [r for r in results if isinstance(r, Exception)], results
         order, listing = BuyOrder.objects.get(pk=results[0].order.pk), MarketListing.objects.get(pk=results[1].pk)
         assert (order.status, listing.status) == (BuyOrderStatus.FILLED, ListingStatus.SOLD)
