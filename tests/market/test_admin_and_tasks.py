@@ -3,12 +3,16 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from backpack_site.schedule import PERIODIC_TASKS
 from market.buy_order_services import buy_order_place
-from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing
+from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing, MarketTrade
+from market.reconciliation import book_not_crossed
 from market.services import listing_create, listing_purchase
 from market.tasks import expire_buy_orders, expire_listings
+from operations.models import ReconciliationRun
+from redemption.models import RedemptionOrder
 from tests.conftest import frozen, give_item, grant
 from tests.factories import StaffFactory
 
@@ -103,7 +107,7 @@ def test_the_hourly_task_expires_listings_and_is_scheduled(seller):
     ]
 
 
-def test_seed_demo_puts_a_few_listings_on_sale_once():
+def test_seed_demo_leaves_a_month_of_history_and_a_two_sided_book_once():
     call_command("seed_demo", "--force")
     call_command("seed_demo", "--force")
 
@@ -113,6 +117,18 @@ def test_seed_demo_puts_a_few_listings_on_sale_once():
         ("alice", "red_shard", 10),
         ("bob", "green_shard", 15),
     ]
+    resting = BuyOrder.objects.filter(status=BuyOrderStatus.OPEN)
+    assert sorted(resting.values_list("buyer__username", "asset_id", "max_unit_price")) == [
+        ("carol", "red_shard", 10),
+        ("carol", "red_shard", 11),
+        ("dave", "green_shard", 6),
+    ]
+    trades = MarketTrade.objects.all()
+    days = {timezone.localdate(moment) for moment in trades.values_list("created_at", flat=True)}
+    assert len(days) == 30 and trades.filter(buy_order__isnull=False).count() == 60
+    assert ReconciliationRun.objects.filter(status="passed").count() == 30
+    assert RedemptionOrder.objects.filter(status="fulfilled").count() == 30
+    assert book_not_crossed() == []
 
 
 @pytest.fixture
