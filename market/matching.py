@@ -58,11 +58,10 @@ def fee_split(*, unit_price: int, quantity: int, fee_bps: int, min_fee: int = 0)
 
 
 class _Fills:
-    """The fills of one taker: the fee slot, the users whose backpack versions are bumped, the events."""
+    """The fills of one taker: the fee slot, the trades and the events."""
 
     def __init__(self, taker_id: int, now: datetime):
         self.fee_code = system_slot_code(SystemAccount.PLATFORM_FEE, user_id=taker_id)
-        self.bumped = {taker_id}  # the taker's hold creation bumped it already
         self.now = now
         self.trades: list[MarketTrade] = []
         self.events: list[Event] = []
@@ -101,9 +100,7 @@ class _Fills:
                 "unit_price": unit_price,
             },
             owners=accounts.owners,
-            bumped=self.bumped,
         )
-        self.bumped |= {order.buyer_id, listing.seller_id}
         listing.quantity_remaining -= quantity
         order.quantity_remaining -= quantity
         trade = MarketTrade(
