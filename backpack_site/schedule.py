@@ -28,6 +28,7 @@ PERIODIC_TASKS = [
     ),
     Periodic(name="seal journal", task="ledger.tasks.seal_journal", minute="*"),
     Periodic(name="expire listings", task="market.tasks.expire_listings", minute="10"),
+    Periodic(name="expire buy orders", task="market.tasks.expire_buy_orders", minute="12"),
     Periodic(name="expire redemption orders", task="redemption.tasks.expire_redemption_orders", minute="0"),
     Periodic(name="check redemption failure rate", task="operations.tasks.check_redemption_failure_rate", minute="15"),
     Periodic(name="announce expiring items", task="items.tasks.announce_expiring_items", minute="20", hour="9"),

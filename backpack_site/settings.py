@@ -229,6 +229,8 @@ if MARKET_MIN_FEE < 0:
     raise ImproperlyConfigured("MARKET_MIN_FEE is a number of minor units, 0 or more.")
 MARKET_LISTING_TTL = timedelta(days=int(os.environ.get("MARKET_LISTING_TTL_DAYS", "14")))
 MARKET_MAX_OPEN_LISTINGS = int(os.environ.get("MARKET_MAX_OPEN_LISTINGS", "50"))
+MARKET_BUY_ORDER_TTL = timedelta(days=int(os.environ.get("MARKET_BUY_ORDER_TTL_DAYS", "30")))
+MARKET_MAX_OPEN_BUY_ORDERS = int(os.environ.get("MARKET_MAX_OPEN_BUY_ORDERS", "50"))
 
 # Gifts (SPEC §11): per sender and calendar day (TIME_ZONE), how many gifts, and how much of each asset
 # ({"<asset code>" or "*": amount}).

@@ -7,10 +7,13 @@ on each other in a circle:
 0. **idempotency claim**: the caller's Idempotency-Key claim (core/idempotency.py), a unique insert,
    so a concurrent request with the same key waits here, before it takes anything else;
 1. **acting user**: the acting user's row (`user_lock`): the seller's (listing creation: it guards
-   the open-listing cap), the sender's (a gift: it guards the daily gift limits and the replay of an
-   idempotency key);
-2. **domain rows**: a market listing or a redemption order, then the item instance; an issuer's
-   issuance counter of the day;
+   the open-listing cap), the buyer's (placing a buy order: the open-order cap and its key), the
+   sender's (a gift: it guards the daily gift limits and the replay of an idempotency key);
+2. **domain rows**: the market book of (asset, price asset), written before anything of that book
+   (placing a buy order or an asset listing: market.locks.book_lock), then the resting listings or
+   buy orders it crosses, in priority order (only the book's holder locks more than one of them); a
+   market listing, a buy order or a redemption order, then the item instance; an issuer's issuance
+   counter of the day;
 3. **holds**: ledger holds;
 4. **backpack versions**: the versions of the users whose balances or items the transaction changes
    (`backpack_versions_bump`): one statement, every such user at once, in user-id order; a service

@@ -34,10 +34,12 @@ GIFT_FIELDS = {
 }
 
 # Business types of other apps' entries, as the market writes them (market.models, market.services): a
-# purchase (its parties are the market's trade, ledger.selectors.entry_parties); a listing's hold, and its
-# release when it closes.
+# purchase and a buy order's fill (their parties are the market's trade, ledger.selectors.entry_parties); a
+# listing's hold, and its release when it closes; a buy order's hold, and its release.
 PURCHASE_BUSINESS_TYPE = "market_purchase"
 LISTING_HOLD_BUSINESS_TYPE = "market_listing"
+BUY_ORDER_HOLD_BUSINESS_TYPE = "market_buy_order"
+FILL_BUSINESS_TYPE = "market_fill"
 OWN_KINDS = {"adjustment": "adjustment", "migration": "migration"}
 FEED_ITEM_EVENTS = (
     ItemEventType.GRANTED,
@@ -162,10 +164,11 @@ def _rows(taken: list[tuple[str, dict]], user_id: int) -> list[dict]:
     business id or meta, which grants could once write (issue 20); a leg with no such row shows as the grant
     or spend it is. A gift's message is shown only to its sender and its recipient.
     """
-    purchases = [
-        row["entry_id"] for name, row in taken if name == "leg" and row["business_type"] == PURCHASE_BUSINESS_TYPE
-    ]
-    trades = entry_parties(business_type=PURCHASE_BUSINESS_TYPE, entry_ids=purchases)
+    exchanges: dict[str, list[int]] = {PURCHASE_BUSINESS_TYPE: [], FILL_BUSINESS_TYPE: []}
+    for name, row in taken:
+        if name == "leg" and row["business_type"] in exchanges:
+            exchanges[row["business_type"]].append(row["entry_id"])
+    trades = entry_parties(entry_ids_by_type=exchanges)
     gift_entries = [
         row["entry_id"] for name, row in taken if name == "leg" and row["business_type"] == GIFT_BUSINESS_TYPE
     ]
@@ -236,6 +239,10 @@ def _leg_row(leg: dict, user_id: int, *, gift: dict | None, trade: EntryParties 
 def _leg_kind(leg: dict, user_id: int) -> str:
     """The kind of a leg that is no gift or trade of the user's: by its business type, as its owner posts it."""
     business_type = leg["business_type"]
+    if business_type == BUY_ORDER_HOLD_BUSINESS_TYPE:
+        return "buy_order"
+    if business_type.startswith(f"{BUY_ORDER_HOLD_BUSINESS_TYPE}_"):
+        return "buy_order_closed"
     if business_type == LISTING_HOLD_BUSINESS_TYPE:
         return "listing"
     if business_type.startswith(f"{LISTING_HOLD_BUSINESS_TYPE}_"):

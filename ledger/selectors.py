@@ -179,7 +179,15 @@ def entry_parties_register(business_type: str, read: Callable[[list[int]], dict[
     _ENTRY_PARTIES[business_type] = read
 
 
-def entry_parties(*, business_type: str, entry_ids: list[int]) -> dict[int, EntryParties]:
-    """{entry id: its parties} for the entries of `business_type` its owner has a row for: one query."""
-    read = _ENTRY_PARTIES.get(business_type)
-    return read(entry_ids) if read is not None and entry_ids else {}
+def entry_parties(*, entry_ids_by_type: dict[str, list[int]]) -> dict[int, EntryParties]:
+    """{entry id: its parties} for the entries of each business type that its owner has a row for: one query
+    per owner's reader, however many of its types are asked."""
+    asked: dict[Callable, list[int]] = {}
+    for business_type, entry_ids in entry_ids_by_type.items():
+        read = _ENTRY_PARTIES.get(business_type)
+        if read is not None and entry_ids:
+            asked.setdefault(read, []).extend(entry_ids)
+    parties = {}
+    for read, entry_ids in asked.items():
+        parties.update(read(entry_ids))
+    return parties

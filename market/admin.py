@@ -10,8 +10,9 @@ from django.utils import timezone
 from core.admin_tools import ReadOnlyModelAdmin
 from core.errors import BackpackError
 from ledger.selectors import asset_codes, assets_tradable
+from market.buy_order_services import buy_order_cancel
 from market.charts import price_charts
-from market.models import ListingStatus, MarketListing, MarketTrade
+from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing, MarketTrade
 from market.price_selectors import DAY, HOUR, market_summary, order_book
 from market.services import listing_cancel
 
@@ -73,11 +74,46 @@ class MarketListingAdmin(ReadOnlyModelAdmin):
         return request.user.has_perm("market.delist_listing")
 
 
+@admin.register(BuyOrder)
+class BuyOrderAdmin(ReadOnlyModelAdmin):
+    list_display = (
+        "id",
+        "buyer",
+        "asset",
+        "quantity_remaining",
+        "quantity",
+        "max_unit_price",
+        "price_asset",
+        "status",
+        "expires_at",
+        "created_at",
+    )
+    list_filter = ("status", "asset", "price_asset", "created_at")
+    search_fields = ("=id", "buyer__username", "buyer__email")
+    list_select_related = ("buyer", "asset", "price_asset")
+    actions = ["cancel"]
+
+    @admin.action(description="Cancel (releasing what the hold still has)", permissions=["cancel"])
+    def cancel(self, request, queryset):
+        cancelled = 0
+        for order_id in queryset.filter(status=BuyOrderStatus.OPEN).order_by("pk").values_list("pk", flat=True):
+            try:
+                buy_order_cancel(buy_order_id=order_id, actor=request.user)
+                cancelled += 1
+            except BackpackError as exc:
+                self.message_user(request, f"Buy order {order_id}: {exc.message}", messages.WARNING)
+        self.message_user(request, f"Cancelled {cancelled} buy order(s).", messages.SUCCESS)
+
+    def has_cancel_permission(self, request):
+        return request.user.has_perm("market.cancel_buy_order")
+
+
 @admin.register(MarketTrade)
 class MarketTradeAdmin(ReadOnlyModelAdmin):
     list_display = (
         "id",
         "listing",
+        "buy_order",
         "buyer",
         "seller",
         "quantity",
@@ -91,14 +127,14 @@ class MarketTradeAdmin(ReadOnlyModelAdmin):
     )
     list_filter = ("price_asset", "listing__listing_type", "created_at")
     search_fields = ("=id", "=listing__id", "buyer__username", "seller__username", "idempotency_key")
-    list_select_related = ("listing", "buyer", "seller", "entry", "price_asset")
+    list_select_related = ("listing", "buy_order", "buyer", "seller", "entry", "price_asset")
 
     def get_urls(self):
         prices = path("prices/", self.admin_site.admin_view(self.prices_view), name="market_markettrade_prices")
         return [prices, *super().get_urls()]
 
     def prices_view(self, request):
-        """A price and volume chart of one asset, with its summary and the cheapest asks."""
+        """A price and volume chart of one asset, with its summary, the highest bids and the cheapest asks."""
         if not self.has_view_permission(request):
             raise PermissionDenied
         form = PriceChartForm(request.GET or None)

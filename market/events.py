@@ -4,7 +4,7 @@ from datetime import datetime
 
 from core.models import EventType
 from core.services import Event
-from market.models import MarketListing, MarketTrade
+from market.models import BuyOrder, MarketListing, MarketTrade
 
 
 def purchase_events(listing: MarketListing, trade: MarketTrade, *, sold_at: datetime | None) -> list[Event]:
@@ -47,3 +47,25 @@ def purchase_events(listing: MarketListing, trade: MarketTrade, *, sold_at: date
             )
         )
     return events
+
+
+def buy_order_data(order: BuyOrder) -> dict:
+    return {
+        "buy_order_id": order.pk,
+        "buyer_id": order.buyer_id,
+        "asset_code": order.asset_id,
+        "price_asset_code": order.price_asset_id,
+        "quantity": order.quantity,
+        "quantity_remaining": order.quantity_remaining,
+        "max_unit_price": order.max_unit_price,
+        "status": order.status,
+    }
+
+
+def buy_order_placed_event(order: BuyOrder) -> Event:
+    return Event(EventType.BUY_ORDER_PLACED, {**buy_order_data(order), "expires_at": order.expires_at})
+
+
+def buy_order_closed_event(order: BuyOrder) -> Event:
+    """The order left the book: filled, cancelled or expired (`status`); `closed_at` says when."""
+    return Event(EventType.BUY_ORDER_CLOSED, {**buy_order_data(order), "closed_at": order.closed_at})

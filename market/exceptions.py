@@ -34,3 +34,28 @@ class CannotBuyOwnListing(Conflict):
 class QuantityExceedsRemaining(Conflict):
     code = "quantity_exceeds_remaining"
     default_message = "The listing has less left than the quantity asked for."
+
+
+class BuyOrderNotFound(NotFound):
+    code = "buy_order_not_found"
+    default_message = "No such buy order."
+
+
+class InvalidBuyOrder(InvalidInput):
+    code = "invalid_buy_order"
+    default_message = "The buy order is not valid."
+
+
+class TooManyOpenBuyOrders(Conflict):
+    code = "too_many_open_buy_orders"
+    default_message = "You have too many open buy orders."
+
+
+class BuyOrderNotOpen(Conflict):
+    code = "buy_order_not_open"
+    default_message = "The buy order is no longer open."
+
+
+class WouldTradeWithSelf(Conflict):
+    code = "would_trade_with_self"
+    default_message = "This order would fill against one of your own; cancel that one first."

@@ -6,8 +6,8 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.utils import timezone
 
 from ledger.selectors import EntryParties
-from market.exceptions import ListingNotFound
-from market.models import ListingStatus, MarketListing, MarketTrade
+from market.exceptions import BuyOrderNotFound, ListingNotFound
+from market.models import BuyOrder, ListingStatus, MarketListing, MarketTrade
 
 LISTING_FIELDS = {
     "asset_code": F("asset_id"),
@@ -38,6 +38,7 @@ TRADE_FIELDS = {
 TRADE_COLUMNS = (
     "id",
     "listing_id",
+    "buy_order_id",
     "buyer_id",
     "seller_id",
     "quantity",
@@ -124,3 +125,50 @@ def trade_parties(entry_ids: list[int]) -> dict[int, EntryParties]:
         "entry_id", "buyer_id", "buyer__username", "seller_id", "seller__username"
     )
     return {entry_id: EntryParties(*parties) for entry_id, *parties in trades}
+
+
+BUY_ORDER_FIELDS = {"asset_code": F("asset_id"), "price_asset_code": F("price_asset_id")}
+BUY_ORDER_COLUMNS = (
+    "id",
+    "buyer_id",
+    "quantity",
+    "quantity_remaining",
+    "max_unit_price",
+    "status",
+    "expires_at",
+    "closed_at",
+    "created_at",
+    "updated_at",
+)
+
+
+def _buy_order_rows(queryset) -> QuerySet:
+    return queryset.values(*BUY_ORDER_COLUMNS, **BUY_ORDER_FIELDS)
+
+
+def buy_orders_for_buyer(*, buyer_id: int, status: str | None = None) -> QuerySet:
+    orders = BuyOrder.objects.filter(buyer_id=buyer_id)
+    if status:
+        orders = orders.filter(status=status)
+    return _buy_order_rows(orders)
+
+
+def buy_order_get(*, buy_order_id: int, buyer_id: int) -> dict:
+    """One of the buyer's orders; anybody else's is as good as missing."""
+    row = _buy_order_rows(BuyOrder.objects.filter(pk=buy_order_id, buyer_id=buyer_id)).first()
+    if row is None:
+        raise BuyOrderNotFound(buy_order_id=buy_order_id)
+    return row
+
+
+def trades_get(*, trade_ids: list[int]) -> list[dict]:
+    """These trades, in the order given: one query."""
+    rows = {
+        row["id"]: row for row in MarketTrade.objects.filter(pk__in=trade_ids).values(*TRADE_COLUMNS, **TRADE_FIELDS)
+    }
+    return [rows[pk] for pk in trade_ids]
+
+
+def trade_made_with_key(*, buyer_id: int, idempotency_key: str) -> bool:
+    """Whether the buyer made a trade with this key (the demo seeds its history once)."""
+    return MarketTrade.objects.filter(buyer_id=buyer_id, idempotency_key=idempotency_key).exists()

@@ -1,7 +1,8 @@
 """Every write to the market.
 
 Locks (market/locks.py, in the order of core/locks.py): the seller's user row (listing
-creation only), the listing, the item, holds, then balances. A purchase is one transaction: the listing row is locked, checked, and everything it moves
+creation only), the book and the bids it crosses (asset listing creation only), the listing, the item,
+holds, then balances. A purchase is one transaction: the listing row is locked, checked, and everything it moves
 is one balanced ledger entry (plus the item's change of owner for an item listing).
 """
 
@@ -43,34 +44,17 @@ from market.exceptions import (
     QuantityExceedsRemaining,
     TooManyOpenListings,
 )
-from market.locks import listing_lock
+from market.locks import bids_lock, book_lock, listing_lock
+from market.matching import FeeSplit, bids_fill, fee_split, listing_write
 from market.models import HOLD_BUSINESS_TYPE, ListingStatus, ListingType, MarketListing, MarketTrade
 
 DEFAULT_PRICE_ASSET = "DIAMOND"
 PURCHASE_BUSINESS_TYPE = "market_purchase"
 
 
-class FeeSplit(NamedTuple):
-    total: int
-    fee: int
-    seller_amount: int
-
-
 class PurchaseResult(NamedTuple):
     trade: MarketTrade
     created: bool
-
-
-def fee_split(*, unit_price: int, quantity: int, fee_bps: int, min_fee: int = 0) -> FeeSplit:
-    """The price of `quantity` units and its split, integers only: with a fee rate, the fee is
-    max(floor(total * bps / 10000), min_fee), never more than the total; without one, nothing.
-
-    The minimum keeps small purchases from slipping under the fee (SPEC §5): the floor alone is 0 below a
-    total of 20 at 5 %, and buying one unit at a time would avoid the fee altogether.
-    """
-    total = unit_price * quantity
-    fee = min(total, max(total * fee_bps // 10_000, min_fee)) if fee_bps else 0
-    return FeeSplit(total=total, fee=fee, seller_amount=total - fee)
 
 
 @atomic_with_retry
@@ -83,7 +67,11 @@ def listing_create(
     item_instance_id: int | None = None,
     price_asset_code: str = DEFAULT_PRICE_ASSET,
 ) -> MarketListing:
-    """Put an amount of an asset (frozen under a hold) or one item (locked) on sale."""
+    """Put an amount of an asset (frozen under a hold) or one item (locked) on sale.
+
+    An asset listing first fills against the buy orders it crosses (market.matching), under its book's lock;
+    what is left rests on the book.
+    """
     is_asset = asset_code is not None
     if is_asset == (item_instance_id is not None):
         raise InvalidListing("List either an asset with a quantity or one item.")
@@ -108,6 +96,11 @@ def listing_create(
     if open_count >= settings.MARKET_MAX_OPEN_LISTINGS:
         raise TooManyOpenListings(limit=settings.MARKET_MAX_OPEN_LISTINGS)
 
+    now = timezone.now()
+    book_seq, bids = None, []
+    if is_asset:  # the book, then the bids it crosses, before any hold or balance (core/locks.py)
+        book_seq = book_lock(asset_code=asset_code, price_asset_code=price_asset_code)
+        bids = bids_lock(asset_code=asset_code, price_asset_code=price_asset_code, min_unit_price=unit_price, now=now)
     listing = MarketListing.objects.create(
         seller_id=seller_id,
         listing_type=ListingType.ASSET if is_asset else ListingType.ITEM,
@@ -117,7 +110,8 @@ def listing_create(
         item_instance_id=item_instance_id,
         price_asset_id=price_asset_code,
         unit_price=unit_price,
-        expires_at=timezone.now() + settings.MARKET_LISTING_TTL,
+        book_seq=book_seq,
+        expires_at=now + settings.MARKET_LISTING_TTL,
     )
     if is_asset:
         hold = hold_create(
@@ -129,6 +123,10 @@ def listing_create(
         )
         MarketListing.objects.filter(pk=listing.pk).update(hold=hold)
         listing.hold = hold
+        if bids:
+            _, events = bids_fill(listing=listing, bids=bids, now=now)
+            listing_write(listing, now)
+            events_record(events=events)
     else:
         item_lock(item_id=item_instance_id, locked_by=listing.lock_reference, owner_id=seller_id, actor_id=seller_id)
     return listing

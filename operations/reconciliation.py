@@ -15,7 +15,12 @@ from core.models import EventType
 from core.services import event_record
 from items.reconciliation import item_lock_has_live_holder
 from ledger.checkpoints import LedgerProof
-from market.reconciliation import asset_listings_match_holds, market_locks_match_listings
+from market.reconciliation import (
+    asset_listings_match_holds,
+    book_not_crossed,
+    market_locks_match_listings,
+    open_bids_match_frozen,
+)
 from operations.alerts import alert_fire
 from operations.models import ReconciliationRun, RunKind, RunStatus
 from redemption.reconciliation import redemption_locks_match_orders
@@ -26,6 +31,8 @@ LIVE_CHECKS = (
     redemption_locks_match_orders,
     market_locks_match_listings,
     asset_listings_match_holds,
+    book_not_crossed,
+    open_bids_match_frozen,
 )
 
 

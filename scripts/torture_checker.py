@@ -30,7 +30,10 @@ WRITE_KINDS = {
     "order_cancel",
     "fulfil",
     "gift",
+    "buy_order_place",
+    "buy_order_cancel",
 }
+FILL_KEY_PREFIX = "#fill:"  # market.matching: a fill's trade key, outside the Idempotency-Key alphabet
 
 
 # What moves or holds value, and what decides it: these must be byte for byte the same on every node.
@@ -163,6 +166,7 @@ class Checker:
                         "fee",
                         "seller_amount",
                         "key",
+                        "buy_order_id",
                     ),
                     row,
                     strict=True,
@@ -170,9 +174,21 @@ class Checker:
             )
             for row in self.query(
                 "SELECT id, listing_id, buyer_id, seller_id, quantity, unit_price, price_asset_code, total, fee, "
-                "seller_amount, idempotency_key FROM market_trades"
+                "seller_amount, idempotency_key, buy_order_id FROM market_trades"
             )
         }
+        self.fills = [trade for trade in self.trades.values() if trade["buy_order_id"] is not None]
+        self.bids = {}
+        if self.query("SHOW TABLES LIKE 'market_buy_orders'"):
+            columns = ("id", "buyer", "asset", "quantity", "remaining", "max_unit_price", "status", "hold_id", "key")
+            self.bids = {
+                row[0]: dict(zip(columns, row, strict=True))
+                for row in self.query(
+                    "SELECT id, buyer_id, asset_code, quantity, quantity_remaining, max_unit_price, status, hold_id, "
+                    "idempotency_key FROM market_buy_orders"
+                )
+            }
+        self.bids_by_key = {(bid["buyer"], bid["key"]): bid for bid in self.bids.values()}
         self.orders = {
             str(uuid.UUID(row[0])): dict(
                 zip(("order_id", "item_id", "customer", "redeemer", "status"), row, strict=True)
@@ -225,6 +241,10 @@ class Checker:
             return self.listings.get(op.params["listing_id"], {}).get("status") == "cancelled"
         if op.kind == "order_cancel":
             return self.orders.get(op.params["order_id"], {}).get("status") == "cancelled"
+        if op.kind == "buy_order_place":
+            return (user, op.key) in self.bids_by_key
+        if op.kind == "buy_order_cancel":
+            return self.bids.get(op.params["buy_order_id"], {}).get("status") == "cancelled"
         return False if op.outcome == "refused" else None
 
     def check_run(self) -> None:
@@ -299,6 +319,19 @@ class Checker:
                 problem = None if status == "cancelled" else f"order status {status}"
             elif op.kind == "gift":
                 problem = None  # checked through the books: the gifts table is not this harness's to know
+            elif op.kind == "buy_order_place":
+                bid = self.bids_by_key.get((user, op.key))
+                p = op.params
+                ok = bid and (bid["id"], bid["asset"], bid["quantity"], bid["max_unit_price"]) == (
+                    op.reply["id"],
+                    p["asset_code"],
+                    p["quantity"],
+                    p["max_unit_price"],
+                )
+                problem = None if ok else f"buy order {bid}, answer {op.reply}"
+            elif op.kind == "buy_order_cancel":
+                status = self.bids.get(op.params["buy_order_id"], {}).get("status")
+                problem = None if status == "cancelled" else f"buy order status {status}"
             if problem:
                 self.violation(
                     "acknowledged_missing", client=op.client, seq=op.seq, kind=op.kind, key=op.key, problem=problem
@@ -314,7 +347,7 @@ class Checker:
             if op.outcome != "refused" or op.kind not in WRITE_KINDS:
                 continue
             applied = self.effect(op)
-            if op.kind in ("listing_cancel", "order_cancel") and op.ambiguous and applied:
+            if op.kind in ("listing_cancel", "order_cancel", "buy_order_cancel") and op.ambiguous and applied:
                 # The cancel went through on a lost attempt; its retry was told the current state (409 with
                 # status "cancelled") rather than the original answer. The generic Idempotency-Key replays it.
                 self.passed["retried_cancel_told_state_not_original"] += 1
@@ -345,6 +378,10 @@ class Checker:
         }
         cancel_attempts = {op.params["listing_id"] for op in self.firsts if op.kind == "listing_cancel"}
         gift_entries = {f"{self.user_of[op.client]}:{op.key}" for op in self.firsts if op.kind == "gift"}
+        placements = {(self.user_of[op.client], op.key) for op in self.firsts if op.kind == "buy_order_place"}
+        bid_cancels = {op.params["buy_order_id"] for op in self.firsts if op.kind == "buy_order_cancel"}
+        asked_bids = {bid["id"] for bid in self.bids.values() if (bid["buyer"], bid["key"]) in placements}
+        fill_entries = {f"{fill['buy_order_id']}:{fill['listing_id']}" for fill in self.fills}
         for (business_type, business_id), entry_id in self.entries.items():
             known = {
                 GRANT_ENTRY_TYPE: business_id in grant_keys,
@@ -352,14 +389,29 @@ class Checker:
                 "market_listing": business_id.isdigit() and int(business_id) in self.listing_ops,
                 "market_listing_cancelled": business_id.isdigit() and int(business_id) in cancel_attempts,
                 "gift": business_id in gift_entries,  # gifts.services: "<sender id>:<Idempotency-Key>"
+                # market.buy_order_services: the hold "<buyer id>:<Idempotency-Key>", its release by order id;
+                # market.matching: a fill "<buy order id>:<listing id>", with its trade.
+                "market_buy_order": tuple(business_id.split(":", 1)) in {(str(u), k) for u, k in placements},
+                "market_buy_order_cancelled": business_id.isdigit() and int(business_id) in bid_cancels,
+                "market_fill": business_id in fill_entries,
             }.get(business_type)
             if not known:
                 self.violation("entry_nobody_asked_for", entry_id=entry_id, business=f"{business_type}:{business_id}")
             else:
                 self.passed["entries_asked_for"] += 1
-        for buyer, key in self.trades:
-            if (buyer, key) not in purchase_keys:
+        for (buyer, key), trade in self.trades.items():
+            if trade["buy_order_id"] is not None:
+                asked = trade["buy_order_id"] in asked_bids and trade["listing_id"] in self.listing_ops
+                if not asked or key != f"{FILL_KEY_PREFIX}{trade['buy_order_id']}:{trade['listing_id']}":
+                    self.violation("fill_nobody_asked_for", trade=trade)
+            elif (buyer, key) not in purchase_keys:
                 self.violation("trade_nobody_asked_for", buyer=buyer, key=key)
+        for bid in self.bids.values():
+            if bid["id"] not in asked_bids:
+                self.violation("buy_order_nobody_asked_for", buy_order=bid)
+            if bid["status"] == "cancelled" and bid["id"] not in bid_cancels:
+                self.violation("buy_order_cancelled_unasked", buy_order_id=bid["id"])
+        self.passed["buy_orders_asked_for"] = len(self.bids)
         for item in self.items.values():
             if item["source"] != ITEM_SOURCE or item["source_ref"] not in item_keys:
                 self.violation("item_nobody_asked_for", item=item)
@@ -480,8 +532,13 @@ class Checker:
                     continue  # reported as acknowledged_missing
                 trades[trade["listing_id"]].append((op, trade))
         cancelled = {op.params["listing_id"] for op in self.firsts if op.kind == "listing_cancel" and self.effect(op)}
+        fills = defaultdict(list)
+        for fill in self.fills:
+            fills[fill["listing_id"]].append(fill)
         for listing_id, listing in listings.items():
-            sold = sum(trade["quantity"] for _, trade in trades[listing_id])
+            sold = sum(trade["quantity"] for _, trade in trades[listing_id]) + sum(
+                fill["quantity"] for fill in fills[listing_id]
+            )
             if listing["listing_type"] == "asset":
                 seller = assets[listing["seller"]][listing["asset_code"]]
                 seller[0] -= listing["quantity"]
@@ -511,11 +568,52 @@ class Checker:
                 assets[listing["seller"]][trade["price_asset"]][0] += trade["seller_amount"]
                 if listing["listing_type"] == "asset":
                     buyer[listing["asset_code"]][0] += trade["quantity"]
+            for fill in fills[listing_id]:
+                assets[listing["seller"]][fill["price_asset"]][0] += fill["seller_amount"]
+        self.expected_bids(assets)
         for op in self.firsts:
             if op.kind == "gift" and "asset_code" in op.params and self.effect(op):
                 assets[self.user_of[op.client]][op.params["asset_code"]][0] -= op.params["amount"]
                 assets[op.params["to_user_id"]][op.params["asset_code"]][0] += op.params["amount"]
         return {"assets": assets, "items": self.expected_items(listings, trades)}
+
+    def expected_bids(self, assets) -> None:
+        """A buy order freezes quantity * max_unit_price; each fill settles its share, gives back what it cost
+        under the limit and brings the asset; a cancel gives back what was left. Each fill at the resting
+        order's price, within both prices; each order's remaining and status as its fills and cancel say."""
+        cancelled = {
+            op.params["buy_order_id"] for op in self.firsts if op.kind == "buy_order_cancel" and self.effect(op)
+        }
+        placed = {
+            (self.user_of[op.client], op.key) for op in self.firsts if op.kind == "buy_order_place" and self.effect(op)
+        }
+        fills = defaultdict(list)
+        for fill in self.fills:
+            fills[fill["buy_order_id"]].append(fill)
+        for bid in self.bids.values():
+            if (bid["buyer"], bid["key"]) not in placed:
+                continue  # reported as buy_order_nobody_asked_for
+            price, buyer = bid["max_unit_price"], assets[bid["buyer"]]
+            buyer["DIAMOND"][0] -= bid["quantity"] * price
+            buyer["DIAMOND"][1] += bid["quantity"] * price
+            filled = 0
+            for fill in fills[bid["id"]]:
+                filled += fill["quantity"]
+                buyer["DIAMOND"][1] -= fill["quantity"] * price
+                buyer["DIAMOND"][0] += fill["quantity"] * price - fill["total"]
+                buyer[self.listings[fill["listing_id"]]["asset"]][0] += fill["quantity"]
+                ask = self.listings[fill["listing_id"]]["unit_price"]
+                if fill["unit_price"] not in (ask, price) or not ask <= fill["unit_price"] <= price:
+                    self.violation("fill_price", trade_id=fill["id"], ask=ask, bid=price, price=fill["unit_price"])
+            left = bid["quantity"] - filled
+            if bid["id"] in cancelled:
+                buyer["DIAMOND"][1] -= left * price
+                buyer["DIAMOND"][0] += left * price
+            expected = ("cancelled" if bid["id"] in cancelled else "open" if left else "filled", left)
+            if left < 0 or (bid["status"], bid["remaining"]) != expected:
+                self.violation("buy_order_state", buy_order_id=bid["id"], expected=expected, actual=bid)
+            else:
+                self.passed["buy_order_state_as_expected"] += 1
 
     def expected_items(self, listings: dict, trades: dict) -> dict:
         """Where each granted item should be and in what state: its owners' writes on it, in each owner's
@@ -646,6 +744,20 @@ class Checker:
             "WHERE l.listing_type = 'asset' AND ((l.status = 'on_sale' AND (h.status IS NULL OR h.status <> 'open' "
             "OR h.remaining <> l.quantity_remaining)) OR (l.status <> 'on_sale' AND h.status = 'open'))",
         }
+        if self.bids:
+            invariants["buy_order_on_its_hold"] = (
+                "SELECT o.id FROM market_buy_orders o LEFT JOIN asset_holds h ON h.id = o.hold_id "
+                "WHERE (o.status = 'open' AND (h.status IS NULL OR h.status <> 'open' "
+                "OR h.remaining <> o.quantity_remaining * o.max_unit_price)) OR (o.status <> 'open' AND h.status = 'open')"
+            )
+            invariants["book_not_crossed"] = (
+                "SELECT b.asset_code, b.best, a.best FROM (SELECT asset_code, price_asset_code, MAX(max_unit_price) AS best "
+                "FROM market_buy_orders WHERE status = 'open' AND expires_at > UTC_TIMESTAMP(6) "
+                "GROUP BY asset_code, price_asset_code) b JOIN (SELECT asset_code, price_asset_code, MIN(unit_price) AS best "
+                "FROM market_listings WHERE status = 'on_sale' AND listing_type = 'asset' AND expires_at > UTC_TIMESTAMP(6) "
+                "GROUP BY asset_code, price_asset_code) a ON a.asset_code = b.asset_code "
+                "AND a.price_asset_code = b.price_asset_code WHERE b.best >= a.best"
+            )
         for name, sql in invariants.items():
             rows = self.query(sql)
             for row in rows[:20]:

@@ -25,6 +25,7 @@ ITEM_SOURCE = "torture"
 REQUEST_TIMEOUT = 30.0  # longer than gunicorn's worker timeout: a request given up on is no longer running
 RETRY_BUDGET = 120.0  # seconds of retries before an operation is left indeterminate
 MAX_OPEN_LISTINGS = 8
+MAX_OPEN_BIDS = 6
 API = "/api/v4"
 
 
@@ -177,6 +178,7 @@ class Client(threading.Thread):
         self.items: dict[int, dict] = {}  # id -> {type, status: available | locked}
         self.listings: dict[int, dict] = {}  # id -> {type, asset, quantity, unit_price, item_id, open}
         self.orders: dict[str, dict] = {}  # order id -> {item_id, code, status}
+        self.bids: dict[int, dict] = {}  # buy order id -> {asset, max_unit_price, open}
 
     # -- plumbing ---------------------------------------------------------------------------------
 
@@ -293,6 +295,8 @@ class Client(threading.Thread):
             (self.action_list_item, 4),
             (self.action_purchase, 22),
             (self.action_cancel_listing, 5),
+            (self.action_bid, 8),
+            (self.action_cancel_bid, 3),
             (self.action_order_create, 6),
             (self.action_fulfil, 6),
             (self.action_order_cancel, 2),
@@ -357,8 +361,49 @@ class Client(threading.Thread):
             return
         asset = self.rng.choice(held)
         quantity = self.rng.randint(1, min(self.assets[asset], 10))
-        body = {"asset_code": asset, "quantity": quantity, "unit_price": self.rng.randint(1, 40)}
+        # Now and then at the best bid: the listing fills against buy orders as it is created.
+        bids = (self.book(asset) or {}).get("bids") if self.rng.random() < 0.4 else None
+        price = bids[0]["unit_price"] if bids else self.rng.randint(1, 40)
+        body = {"asset_code": asset, "quantity": quantity, "unit_price": price}
         self.list_for_sale(body, {"listing_type": "asset", **body})
+
+    def book(self, asset: str) -> dict | None:
+        return self.read(f"market/book?asset_code={asset}&depth=5")
+
+    def action_bid(self):
+        """A buy order: half the time at the lowest ask (it fills at once, in part or whole), else under it."""
+        if sum(bid["open"] for bid in self.bids.values()) >= MAX_OPEN_BIDS:
+            return
+        asset = self.rng.choice(MATERIALS)
+        asks = (self.book(asset) or {}).get("asks") or [{"unit_price": self.rng.randint(2, 40)}]
+        price = asks[0]["unit_price"] if self.rng.random() < 0.5 else self.rng.randint(1, asks[0]["unit_price"])
+        quantity = self.rng.randint(1, 6)
+        if price * quantity > self.assets["DIAMOND"]:
+            return
+        body = {"asset_code": asset, "quantity": quantity, "max_unit_price": price}
+        op = self.execute(self.op("buy_order_place", path="market/buy-orders", body=body, params=body.copy()))
+        if op.outcome == "ok":
+            # All of it frozen; what fills under the price comes back without the client knowing: a lower bound.
+            self.assets["DIAMOND"] -= price * quantity
+            self.assets[asset] += quantity - op.reply["quantity_remaining"]
+            self.bids[op.reply["id"]] = {"asset": asset, "max_unit_price": price, "open": op.reply["status"] == "open"}
+        self.replay(op)
+
+    def action_cancel_bid(self):
+        open_ids = [pk for pk, bid in self.bids.items() if bid["open"]]
+        if not open_ids:
+            return
+        order_id = self.rng.choice(open_ids)
+        bid = self.bids[order_id]
+        op = self.execute(
+            self.op("buy_order_cancel", path=f"market/buy-orders/{order_id}/cancel", params={"buy_order_id": order_id})
+        )
+        if op.outcome == "ok":
+            bid["open"] = False
+            self.assets["DIAMOND"] += op.reply["quantity_remaining"] * bid["max_unit_price"]
+        elif op.outcome == "refused" and op.error_code == "buy_order_not_open":
+            bid["open"] = False  # filled by a listing meanwhile (or cancelled by a lost attempt of this one)
+        self.replay(op)
 
     def action_list_item(self):
         available = [pk for pk, item in self.items.items() if item["status"] == "available"]
@@ -570,4 +615,15 @@ class Client(threading.Thread):
         self.replay(op)
 
     def action_read(self):
-        self.read(self.rng.choice(("backpack", "assets", "market/trades", "redemption-orders", "market/listings/mine")))
+        self.read(
+            self.rng.choice(
+                (
+                    "backpack",
+                    "assets",
+                    "market/trades",
+                    "redemption-orders",
+                    "market/listings/mine",
+                    "market/buy-orders/mine",
+                )
+            )
+        )

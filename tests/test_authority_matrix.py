@@ -15,7 +15,8 @@ from core.services import issuer_key_create
 from gifts.models import Gift
 from items.models import ItemInstance
 from ledger.models import Balance, JournalEntry
-from market.models import MarketListing
+from market.buy_order_services import buy_order_place
+from market.models import BuyOrder, MarketListing
 from market.services import listing_create
 from redemption.models import RedemptionOrder
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create
@@ -39,6 +40,7 @@ class World:
     users: dict
     item: ItemInstance  # the owner's voucher, redeemable at merchant M1 only
     listing: MarketListing  # the owner's red_shard on sale
+    buy_order: BuyOrder  # the owner's bid for blue_shard
     order: RedemptionOrder  # a pending order of another of the owner's vouchers
     code: str
     issuer_key: str
@@ -63,12 +65,14 @@ def world(db, give_item, grant) -> World:
     grant(owner, "DIAMOND", 100)
     grant(users["other_customer"], "DIAMOND", 100)
     listing = listing_create(seller_id=owner.pk, asset_code="red_shard", quantity=5, unit_price=3)
+    bid = buy_order_place(buyer_id=owner.pk, asset_code="blue_shard", quantity=2, max_unit_price=5, idempotency_key="w")
     issued = order_create(item_id=give_item(owner, merchant_code="M1").pk, user_id=owner.pk)
     _, key = issuer_key_create(issuer_id=users["issuer"].pk, name="matrix")
     return World(
         users=users,
         item=give_item(owner, merchant_code="M1"),
         listing=listing,
+        buy_order=bid.order,
         order=issued.order,
         code=issued.code,
         issuer_key=key,
@@ -166,6 +170,27 @@ MATRIX = {
         None,
         {"anonymous": 401, "owner": 200, "operator": 200, "superuser": 200, "*": 404},
     ),
+    ("POST", "/api/v4/market/buy-orders"): (
+        lambda w: "/api/v4/market/buy-orders",
+        lambda w, user: {"asset_code": "green_shard", "quantity": 1, "max_unit_price": 2},
+        # Only the two customers have DIAMOND to freeze: the others are refused for want of it.
+        {"anonymous": 401, "owner": 201, "other_customer": 201, "*": 409},
+    ),
+    ("GET", "/api/v4/market/buy-orders/mine"): (
+        lambda w: "/api/v4/market/buy-orders/mine",
+        None,
+        {"anonymous": 401, "*": 200},
+    ),
+    ("GET", "/api/v4/market/buy-orders/{buy_order_id}"): (
+        lambda w: f"/api/v4/market/buy-orders/{w.buy_order.pk}",
+        None,
+        {"anonymous": 401, "owner": 200, "*": 404},
+    ),
+    ("POST", "/api/v4/market/buy-orders/{buy_order_id}/cancel"): (
+        lambda w: f"/api/v4/market/buy-orders/{w.buy_order.pk}/cancel",
+        None,
+        {"anonymous": 401, "owner": 200, "operator": 200, "superuser": 200, "*": 404},
+    ),
     ("GET", "/api/v4/market/trades"): (lambda w: "/api/v4/market/trades", None, {"anonymous": 401, "*": 200}),
     ("GET", "/api/v4/market/prices/{asset_code}"): (
         lambda w: "/api/v4/market/prices/red_shard",
@@ -224,6 +249,7 @@ def state() -> tuple:
         sorted(Balance.objects.values_list("account_id", "asset_id", "available_amount", "frozen_amount")),
         sorted(ItemInstance.objects.values_list("pk", "owner_id", "status", "locked_by")),
         sorted(MarketListing.objects.values_list("pk", "status", "quantity_remaining")),
+        sorted(BuyOrder.objects.values_list("pk", "status", "quantity_remaining")),
         sorted(RedemptionOrder.objects.values_list("pk", "status")),
         JournalEntry.objects.count(),
         Gift.objects.count(),

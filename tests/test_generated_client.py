@@ -116,6 +116,17 @@ def test_a_generated_client_walks_the_customer_merchant_and_operator_journey(liv
     trades = endpoint("v4_market_trades_list").sync(client=as_buyer)
     assert [t.id for t in trades.results] == [trade.id]
 
+    # The buyer bids for 8 more at up to 8: the 6 left fill at once at 7, the other 2 rest on the book; the
+    # buyer cancels them, and what was still held comes back.
+    bid_body = model("BuyOrderCreateInputRequest")(asset_code="red_shard", quantity=8, max_unit_price=8)
+    bid = endpoint("v4_market_buy_orders_create").sync(client=as_buyer, body=bid_body, idempotency_key="bid-1")
+    assert isinstance(bid, model("BuyOrderPlacedOutput")), bid
+    assert (bid.quantity_remaining, [(f.quantity, f.unit_price) for f in bid.fills]) == (2, [(6, 7)])
+    book = endpoint("v4_market_book_retrieve").sync(client=as_buyer, asset_code="red_shard")
+    assert ([(b.unit_price, b.quantity) for b in book.bids], book.asks) == ([(8, 2)], [])
+    cancelled = endpoint("v4_market_buy_orders_cancel_create").sync(bid.id, client=as_buyer)
+    assert isinstance(cancelled, model("BuyOrderOutput")) and cancelled.status == "cancelled"
+
     # The seller turns the voucher into a code; the cashier looks it up and fulfils it.
     order = endpoint("v4_items_redemption_orders_create").sync(
         voucher.item_instance_id, client=as_seller, idempotency_key="redeem-1"
@@ -139,6 +150,6 @@ def test_a_generated_client_walks_the_customer_merchant_and_operator_journey(liv
     events = endpoint("v4_items_events_list").sync(voucher.item_instance_id, client=as_seller)
     assert events.results[0].event_type == "used"
     assets = endpoint("v4_assets_retrieve").sync(client=as_buyer)
-    assert {a.asset_code: a.available_amount for a in assets.assets} == {"DIAMOND": 472, "red_shard": 4}
+    assert {a.asset_code: a.available_amount for a in assets.assets} == {"DIAMOND": 472 - 42, "red_shard": 4 + 6}
     orders = endpoint("v4_redemption_orders_list").sync(client=as_seller)
     assert [o.status for o in orders.results] == ["fulfilled"]

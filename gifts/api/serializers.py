@@ -50,6 +50,8 @@ KINDS = [
     "expiry",
     "listing",
     "listing_closed",
+    "buy_order",
+    "buy_order_closed",
     "adjustment",
     "migration",
 ]

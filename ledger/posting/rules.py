@@ -26,12 +26,14 @@ class Leg:
 class HoldChange:
     """Take an amount out of an open hold within an entry: settle it away, or release it back.
 
-    `amount=None` takes all that remains, as found under the lock.
+    `amount=None` takes all that remains, as found under the lock. A settle may give `released` of
+    `amount` back to available rather than settling it away (a buy order's fill under its limit price).
     """
 
     hold_id: int
     amount: int | None = None
     release: bool = False
+    released: int = 0
 
 
 class PostResult(NamedTuple):
@@ -63,6 +65,13 @@ def validate(business_type, business_id, legs, hold_changes) -> None:
     for change in hold_changes:
         if change.amount is not None and (type(change.amount) is not int or change.amount <= 0):
             raise InvalidEntry("A hold change takes a positive integer amount.", value=repr(change.amount))
+        if change.released and (
+            change.release
+            or change.amount is None
+            or type(change.released) is not int
+            or not 0 < change.released <= change.amount
+        ):
+            raise InvalidEntry("A settle gives back a positive part of its amount.", value=repr(change.released))
     hold_ids = [change.hold_id for change in hold_changes]
     if len(set(hold_ids)) != len(hold_ids):
         raise InvalidEntry("Change each hold at most once per entry.")
@@ -123,7 +132,7 @@ def apply_hold_change(hold: Hold, change: HoldChange) -> Leg:
     return Leg(
         account_id=hold.account_id,
         asset_code=hold.asset_id,
-        delta_available=amount if change.release else 0,
+        delta_available=amount if change.release else change.released,
         delta_frozen=-amount,
         meta={"hold_id": hold.pk},
     )
@@ -134,7 +143,7 @@ def fingerprint(legs, hold_changes, meta) -> str:
         "legs": sorted(
             [leg.account_id, leg.asset_code, leg.delta_available, leg.delta_frozen, leg.meta] for leg in legs
         ),
-        "holds": sorted([c.hold_id, c.amount, c.release] for c in hold_changes),
+        "holds": sorted([c.hold_id, c.amount, c.release] + ([c.released] if c.released else []) for c in hold_changes),
         "meta": meta,
     }
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)

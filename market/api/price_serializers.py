@@ -80,6 +80,7 @@ class AssetSummaryOutputSerializer(serializers.Serializer):
     turnover_24h = serializers.IntegerField()
     trades_24h = serializers.IntegerField()
     lowest_ask = serializers.IntegerField(allow_null=True)
+    highest_bid = serializers.IntegerField(allow_null=True)
     listings_on_sale = serializers.IntegerField()
     quantity_on_sale = serializers.IntegerField()
 
@@ -96,7 +97,17 @@ class BookLevelOutputSerializer(serializers.Serializer):
     listings = serializers.IntegerField()
 
 
+class BidLevelOutputSerializer(serializers.Serializer):
+    unit_price = serializers.IntegerField()
+    quantity = serializers.IntegerField()
+    orders = serializers.IntegerField()
+
+
 class OrderBookOutputSerializer(serializers.Serializer):
     asset_code = serializers.CharField()
     price_asset_code = serializers.CharField()
-    levels = BookLevelOutputSerializer(many=True, help_text="Cheapest first, at most `depth` levels.")
+    asks = BookLevelOutputSerializer(
+        many=True, help_text="Asset listings on sale, cheapest first, at most `depth` levels."
+    )
+    bids = BidLevelOutputSerializer(many=True, help_text="Open buy orders, highest first, at most `depth` levels.")
+    levels = BookLevelOutputSerializer(many=True, help_text="The asks again, for clients written before `bids`.")

@@ -56,7 +56,7 @@ class MarketSummaryViewSet(ApiViewSet):
     @extend_schema(
         parameters=[PriceAssetSerializer],
         responses=MarketSummaryOutputSerializer,
-        description="Per tradable asset: last price, change over 24 hours, 24-hour volume, lowest ask, "
+        description="Per tradable asset: last price, change over 24 hours, 24-hour volume, lowest ask, highest bid, "
         "listings on sale.",
     )
     def show(self, request):
@@ -75,14 +75,20 @@ class OrderBookViewSet(ApiViewSet):
     @extend_schema(
         parameters=[OrderBookInputSerializer],
         responses=OrderBookOutputSerializer,
-        description="Asset listings on sale grouped by unit price, cheapest first.",
+        description="Both sides of the book grouped by unit price: `asks` (asset listings on sale, cheapest first) "
+        "and `bids` (open buy orders, highest first); `levels` repeats `asks` for the clients written before bids.",
     )
     def show(self, request):
         query = OrderBookInputSerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         options = query.validated_data
-        levels = price_selectors.order_book(
+        book = price_selectors.order_book(
             asset_code=options["asset_code"], price_asset_code=options["price_asset"], depth=options["depth"]
         )
-        body = {"asset_code": options["asset_code"], "price_asset_code": options["price_asset"], "levels": levels}
+        body = {
+            "asset_code": options["asset_code"],
+            "price_asset_code": options["price_asset"],
+            "levels": book["asks"],
+            **book,
+        }
         return Response(OrderBookOutputSerializer(body).data)

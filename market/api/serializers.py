@@ -3,7 +3,7 @@ from rest_framework import serializers
 from core.api import MAX_ID, AmountField, AssetCodeField, IdField, QueryFilterSerializer
 from core.keys import KEY_PATTERN
 from items.choices import ItemType
-from market.models import ListingStatus, ListingType
+from market.models import BuyOrderStatus, ListingStatus, ListingType
 
 ORDERINGS = {
     "-created_at": ("-id",),
@@ -62,6 +62,7 @@ class ListingOutputSerializer(serializers.Serializer):
 class TradeOutputSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     listing_id = serializers.IntegerField()
+    buy_order_id = serializers.IntegerField(allow_null=True, help_text="Set when the trade filled a buy order.")
     listing_type = serializers.CharField()
     asset_code = serializers.CharField(allow_null=True)
     item_instance_id = serializers.IntegerField(allow_null=True)
@@ -75,3 +76,33 @@ class TradeOutputSerializer(serializers.Serializer):
     seller_amount = serializers.IntegerField()
     entry_id = serializers.IntegerField()
     created_at = serializers.DateTimeField()
+
+
+class BuyOrderCreateInputSerializer(serializers.Serializer):
+    asset_code = AssetCodeField()
+    quantity = AmountField()
+    max_unit_price = AmountField()
+    price_asset_code = AssetCodeField(required=False, default="DIAMOND")
+
+
+class MyBuyOrderFilterSerializer(QueryFilterSerializer):
+    status = serializers.ChoiceField(choices=BuyOrderStatus.choices, required=False)
+
+
+class BuyOrderOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    buyer_id = serializers.IntegerField()
+    asset_code = serializers.CharField()
+    price_asset_code = serializers.CharField()
+    quantity = serializers.IntegerField()
+    quantity_remaining = serializers.IntegerField()
+    max_unit_price = serializers.IntegerField()
+    status = serializers.CharField()
+    expires_at = serializers.DateTimeField()
+    closed_at = serializers.DateTimeField(allow_null=True)
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+
+class BuyOrderPlacedOutputSerializer(BuyOrderOutputSerializer):
+    fills = TradeOutputSerializer(many=True, help_text="What the order filled when it was placed, in fill order.")

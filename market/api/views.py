@@ -10,12 +10,16 @@ from core.api import NewestFirstCursorPagination, created_or_replayed
 from core.idempotency import idempotency_key, idempotent
 from core.schema import ERROR
 from core.viewsets import ApiViewSet
-from market import selectors, services
+from market import buy_order_services, selectors, services
 from market.api.serializers import (
     ORDERINGS,
+    BuyOrderCreateInputSerializer,
+    BuyOrderOutputSerializer,
+    BuyOrderPlacedOutputSerializer,
     ListingCreateInputSerializer,
     ListingFilterSerializer,
     ListingOutputSerializer,
+    MyBuyOrderFilterSerializer,
     MyListingFilterSerializer,
     PurchaseInputSerializer,
     TradeOutputSerializer,
@@ -113,3 +117,59 @@ class TradeViewSet(ListModelMixin, ApiViewSet):
 
     def get_queryset(self):
         return selectors.trades_for_user(user_id=self.request.user.pk)
+
+
+class BuyOrderViewSet(ApiViewSet):
+    lookup_url_kwarg = "buy_order_id"
+    lookup_value_converter = "int"
+    response_links = {
+        "create": {
+            "GetBuyOrder": ("v4_market_buy_orders_retrieve", {"buy_order_id": "$response.body#/id"}),
+            "CancelBuyOrder": ("v4_market_buy_orders_cancel_create", {"buy_order_id": "$response.body#/id"}),
+        }
+    }
+
+    @extend_schema(
+        request=BuyOrderCreateInputSerializer,
+        responses={201: BuyOrderPlacedOutputSerializer, 200: BuyOrderPlacedOutputSerializer},
+        description="Freeze `quantity × max_unit_price` of the price asset and fill at once against the asks at "
+        "or under `max_unit_price` (cheapest first, then oldest, at their prices); what is left rests on the book.",
+    )
+    @idempotent()
+    def create(self, request):
+        data = BuyOrderCreateInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        result = buy_order_services.buy_order_place(
+            buyer_id=request.user.pk,
+            # Without a key from the client every request is a new order.
+            idempotency_key=idempotency_key(request) or uuid.uuid4().hex,
+            **data.validated_data,
+        )
+        body = {
+            **selectors.buy_order_get(buy_order_id=result.order.pk, buyer_id=request.user.pk),
+            "fills": selectors.trades_get(trade_ids=[trade.pk for trade in result.fills]),
+        }
+        return created_or_replayed(BuyOrderPlacedOutputSerializer(body).data, created=result.created)
+
+    @extend_schema(responses=BuyOrderOutputSerializer)
+    def retrieve(self, request, buy_order_id: int):
+        body = selectors.buy_order_get(buy_order_id=buy_order_id, buyer_id=request.user.pk)
+        return Response(BuyOrderOutputSerializer(body).data)
+
+    @extend_schema(request=None, responses=BuyOrderOutputSerializer)
+    @action(detail=True, methods=["post"])
+    @idempotent(with_body=False)
+    def cancel(self, request, buy_order_id: int):
+        order = buy_order_services.buy_order_cancel(buy_order_id=buy_order_id, actor=request.user)
+        body = selectors.buy_order_get(buy_order_id=buy_order_id, buyer_id=order.buyer_id)
+        return Response(BuyOrderOutputSerializer(body).data)
+
+
+@extend_schema(parameters=[MyBuyOrderFilterSerializer])
+class MyBuyOrderViewSet(ListModelMixin, ApiViewSet):
+    serializer_class = BuyOrderOutputSerializer
+
+    def get_queryset(self):
+        filters = MyBuyOrderFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return selectors.buy_orders_for_buyer(buyer_id=self.request.user.pk, **filters.validated_data)

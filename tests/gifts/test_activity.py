@@ -10,6 +10,7 @@ from django.utils import timezone
 from gifts.services import gift_send
 from items.services import items_expire
 from ledger.services import balance_change
+from market.buy_order_services import buy_order_cancel, buy_order_place
 from market.services import listing_create, listing_purchase
 from redemption.services import merchant_get_or_create, merchant_staff_add, order_create, order_fulfil
 from tests.factories import StaffFactory, UserFactory
@@ -139,3 +140,25 @@ def test_bad_paging_is_400(api, params):
 
     assert response.status_code == 400
     assert response.json()["error"]["code"] == "invalid_input"
+
+
+def test_a_buy_order_shows_its_hold_each_fill_and_the_release(client_for, alice, bob, grant):
+    grant(alice, "DIAMOND", 100)
+    grant(bob, "red_shard", 10)
+    listing_create(seller_id=bob.pk, asset_code="red_shard", quantity=2, unit_price=8)
+    order = buy_order_place(
+        buyer_id=alice.pk, asset_code="red_shard", quantity=5, max_unit_price=10, idempotency_key="b"
+    )
+    buy_order_cancel(buy_order_id=order.order.pk, actor=alice)
+
+    rows = [(*summary(row), row["delta_frozen"]) for row in feed(client_for(alice))]
+    bobs = [(*summary(row), row["delta_frozen"]) for row in feed(client_for(bob))][:2]
+
+    assert rows == [
+        ("buy_order_closed", "DIAMOND", 30, None, -30),
+        ("purchase", "DIAMOND", 4, "b***", -20),  # 2 at 8 settled from the hold of 2 at 10: 4 back
+        ("purchase", "red_shard", 2, "b***", 0),
+        ("buy_order", "DIAMOND", -50, None, 50),
+        ("grant", "DIAMOND", 100, None, 0),
+    ]
+    assert bobs == [("sale", "red_shard", 0, "a***", -2), ("sale", "DIAMOND", 15, "a***", 0)]  # 16 less the fee

@@ -3,16 +3,22 @@ from datetime import timedelta
 import pytest
 from django.core.management import call_command
 from django.test import override_settings
+from django.utils import timezone
 
 from backpack_site.schedule import PERIODIC_TASKS
-from market.models import ListingStatus, MarketListing
+from market.buy_order_services import buy_order_place
+from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing, MarketTrade
+from market.reconciliation import book_not_crossed
 from market.services import listing_create, listing_purchase
-from market.tasks import expire_listings
+from market.tasks import expire_buy_orders, expire_listings
+from operations.models import ReconciliationRun
+from redemption.models import RedemptionOrder
 from tests.factories import StaffFactory
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/market/marketlisting/"
+BUY_ORDERS = "/admin/market/buyorder/"
 
 
 @pytest.fixture
@@ -102,7 +108,7 @@ def test_the_hourly_task_expires_listings_and_is_scheduled(seller, frozen):
     ]
 
 
-def test_seed_demo_puts_a_few_listings_on_sale_once():
+def test_seed_demo_leaves_a_month_of_history_and_a_two_sided_book_once():
     call_command("seed_demo", "--force")
     call_command("seed_demo", "--force")
 
@@ -112,3 +118,59 @@ def test_seed_demo_puts_a_few_listings_on_sale_once():
         ("alice", "red_shard", 10),
         ("bob", "green_shard", 15),
     ]
+    resting = BuyOrder.objects.filter(status=BuyOrderStatus.OPEN)
+    assert sorted(resting.values_list("buyer__username", "asset_id", "max_unit_price")) == [
+        ("carol", "red_shard", 10),
+        ("carol", "red_shard", 11),
+        ("dave", "green_shard", 6),
+    ]
+    trades = MarketTrade.objects.all()
+    days = {timezone.localdate(moment) for moment in trades.values_list("created_at", flat=True)}
+    assert len(days) == 30 and trades.filter(buy_order__isnull=False).count() == 60
+    assert ReconciliationRun.objects.filter(status="passed").count() == 30
+    assert RedemptionOrder.objects.filter(status="fulfilled").count() == 30
+    assert book_not_crossed() == []
+
+
+@pytest.fixture
+def bidder(other_user, grant):
+    grant(other_user, "DIAMOND", 1000)
+    return other_user
+
+
+def place(buyer, key="k"):
+    return buy_order_place(buyer_id=buyer.pk, asset_code="red_shard", quantity=5, max_unit_price=4, idempotency_key=key)
+
+
+def test_admin_lists_buy_orders_read_only_and_cancels_them_through_the_service(admin_client, bidder, frozen):
+    order = place(bidder).order
+
+    listed = admin_client.get(BUY_ORDERS, {"q": bidder.username})
+    refused = admin_client.post(f"{BUY_ORDERS}{order.pk}/change/", {"max_unit_price": 1})
+    admin_client.post(BUY_ORDERS, {"action": "cancel", "_selected_action": [order.pk]})
+
+    assert f"{BUY_ORDERS}{order.pk}/change/" in listed.content.decode()
+    assert refused.status_code == 403
+    assert BuyOrder.objects.get(pk=order.pk).status == BuyOrderStatus.CANCELLED
+    assert frozen(bidder) == 0
+
+
+def test_staff_without_the_permission_cannot_cancel_a_buy_order(client, bidder):
+    client.force_login(StaffFactory())
+    order = place(bidder).order
+
+    client.post(BUY_ORDERS, {"action": "cancel", "_selected_action": [order.pk]})
+
+    assert BuyOrder.objects.get(pk=order.pk).status == BuyOrderStatus.OPEN
+
+
+@override_settings(MARKET_BUY_ORDER_TTL=timedelta(seconds=-1))
+def test_the_expiry_command_and_the_scheduled_task_release_expired_buy_orders(bidder, capsys, frozen):
+    place(bidder, key="a")
+    call_command("expire_buy_orders")
+    place(bidder, key="b")
+
+    assert "expired 1 buy order(s)" in capsys.readouterr().out
+    assert expire_buy_orders.apply().get() == 1
+    assert frozen(bidder) == 0
+    assert [p.task for p in PERIODIC_TASKS if p.name == "expire buy orders"] == ["market.tasks.expire_buy_orders"]

@@ -41,7 +41,7 @@ def test_the_chart_page_draws_price_and_volume_of_an_asset(admin_client, user, o
     assert "<polyline" in html and "No data" not in html
     assert len(response.context["charts"]["buckets"]) == 20
     assert response.context["summary"]["last_price"] == 100
-    assert response.context["book"] == [{"unit_price": 140, "quantity": 3, "listings": 1}]
+    assert response.context["book"] == {"asks": [{"unit_price": 140, "quantity": 3, "listings": 1}], "bids": []}
 
 
 def test_the_chart_page_renders_without_trades(admin_client):
