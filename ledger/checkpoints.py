@@ -3,7 +3,9 @@
 A checkpoint holds, for every account and asset, the sum of its legs up to a leg id (CheckpointSum), the
 total of those sums per asset, and the last journal block verified. It is written in one transaction at
 the end of a run that found nothing (`LedgerProof.checkpoint`), so a run that dies or fails leaves the
-previous checkpoint as it was.
+previous checkpoint as it was. One exception: a full run that found faults in the last checkpoint only
+still writes the next one, summed again from the legs it has just verified; else a damaged checkpoint
+would fail every run after it.
 
 The incremental run (`LedgerProof(full=False)`) then checks:
 - every balance row against its checkpoint sum plus its legs written since. Every row, not only those
@@ -43,6 +45,8 @@ BALANCES = Balance._meta.db_table
 LEGS = JournalLeg._meta.db_table
 SUMS = CheckpointSum._meta.db_table
 RECOMPUTE_BATCH = 500
+# A full run's checks of the last checkpoint: the checkpoint it writes rests on neither.
+CHECKPOINT_CHECKS = frozenset({"checkpoint_matches_journal", "checkpoint_intact"})
 
 
 def _rows(sql: str, params=()) -> list[tuple]:
@@ -241,6 +245,11 @@ class LedgerProof:
             self.verified_block = found.head.number
         return found.problems
 
+    def proves(self, problems: list[dict]) -> bool:
+        """Whether a run that found these problems may write the next checkpoint: none at all, or (a full run,
+        which sums every leg again) none but the last checkpoint's own."""
+        return all(self.full and problem["check"] in CHECKPOINT_CHECKS for problem in problems)
+
     def checkpoint(self) -> JournalCheckpoint | None:
         """Write what the run proved, once it found nothing; None if another run checkpointed meanwhile."""
         try:
@@ -257,7 +266,8 @@ class LedgerProof:
             verified_block=self.verified_block,
         )
         with connection.cursor() as cursor:
-            if self.full:
+            if self.full:  # from the legs alone: no row of the last checkpoint is kept
+                cursor.execute(f"DELETE FROM {SUMS}")
                 cursor.execute(_upsert(_leg_sums(f"id <= {int(self.through_leg_id)}"), add=False))
             else:
                 since = f"id > {int(self.after_leg)} AND id <= {int(self.through_leg_id)}"

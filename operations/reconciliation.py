@@ -2,7 +2,8 @@
 
 Incremental (the nightly task): what changed since the last checkpoint (ledger.checkpoints). Full (the weekly
 task, `reconcile_ledger --full`, and any run without a checkpoint): every leg, the checkpoint and the seal.
-A run that finds nothing writes the next checkpoint.
+A run that finds nothing writes the next checkpoint (a full run also when it found faults in the last
+checkpoint only: LedgerProof.proves).
 """
 
 import traceback
@@ -37,7 +38,7 @@ LIVE_CHECKS = (
 
 
 def reconciliation_run(*, full: bool = False) -> ReconciliationRun:
-    """Run the checks, store the run (discrepancies capped, counted exactly), alert if any; checkpoint if none."""
+    """Run the checks, store the run (discrepancies capped, counted exactly), alert if any; checkpoint what it proved."""
     proof = LedgerProof(full=full)
     run = ReconciliationRun.objects.create(kind=RunKind(proof.kind))
     found, per_check = [], {}
@@ -47,7 +48,7 @@ def reconciliation_run(*, full: bool = False) -> ReconciliationRun:
             per_check[check.__name__] = len(problems)
             found += problems
         status, error = (RunStatus.FAILED if found else RunStatus.PASSED), ""
-        if not found:
+        if proof.proves(found):
             proof.checkpoint()
     except Exception:  # a check that cannot run is itself an alarm
         status, error = RunStatus.ERROR, traceback.format_exc()

@@ -158,6 +158,24 @@ def test_an_edited_checkpoint_is_found_by_both_runs(checkpointed, alice, execute
 
 
 @pytest.mark.django_db
+def test_a_full_run_replaces_an_edited_checkpoint_once_the_journal_is_clean(checkpointed, alice, execute_sql):
+    execute_sql("UPDATE ledger_checkpoint_sums SET available = available + 1 WHERE account_id = %s", [account(alice)])
+    execute_sql(
+        "INSERT INTO ledger_checkpoint_sums (account_id, asset_code, available, frozen) VALUES (%s, 'blue_shard', 5, 0)",
+        [account(alice)],
+    )
+
+    full = reconciliation_run(full=True)
+
+    assert (full.status, found(full)) == (RunStatus.FAILED, {"checkpoint_matches_journal", "checkpoint_intact"})
+    latest = JournalCheckpoint.objects.order_by("-number").first()
+    assert (latest.number, latest.kind, latest.asset_totals) == (2, "full", {"DIAMOND": 0})
+    assert checkpoint_of(alice) == (100, 0)
+    assert not CheckpointSum.objects.filter(asset_id="blue_shard").exists()
+    assert reconciliation_run().status == RunStatus.PASSED
+
+
+@pytest.mark.django_db
 def test_the_incremental_run_verifies_the_blocks_sealed_since_the_last_run(checkpointed, alice, execute_sql, grant):
     old = JournalEntry.objects.order_by("pk").first()
     journal_seal()
