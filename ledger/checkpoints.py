@@ -32,27 +32,24 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.reconciliation import discrepancy
-from ledger.models import Balance, CheckpointKind, CheckpointSum, JournalCheckpoint, JournalLeg
+from ledger.models import CheckpointKind, CheckpointSum, JournalCheckpoint, JournalLeg
 from ledger.reconciliation import (
+    BALANCES,
     LEDGER_CHECKS,
+    LEGS,
     assets_sum_to_zero,
     holds_match_frozen,
+    leg_sums,
+    rows_against_legs,
+    sql_rows,
     user_balances_not_negative,
 )
 from ledger.seal import journal_verify
 
-BALANCES = Balance._meta.db_table
-LEGS = JournalLeg._meta.db_table
 SUMS = CheckpointSum._meta.db_table
 RECOMPUTE_BATCH = 500
 # A full run's checks of the last checkpoint: the checkpoint it writes rests on neither.
 CHECKPOINT_CHECKS = frozenset({"checkpoint_matches_journal", "checkpoint_intact"})
-
-
-def _rows(sql: str, params=()) -> list[tuple]:
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return cursor.fetchall()
 
 
 def checkpoint_latest() -> JournalCheckpoint | None:
@@ -92,17 +89,10 @@ def _upsert(select_sql: str, *, add: bool) -> str:
     return f"{columns} {conflict} available = {new[0]}, frozen = {new[1]}"
 
 
-def _leg_sums(where: str) -> str:
-    return (
-        f"SELECT account_id, asset_code, SUM(delta_available) AS available, SUM(delta_frozen) AS frozen FROM {LEGS}"
-        f" WHERE {where} GROUP BY account_id, asset_code"
-    )
-
-
 def _asset_totals() -> dict[str, int]:
     return {
         code: int(total)
-        for code, total in _rows(f"SELECT asset_code, SUM(available + frozen) FROM {SUMS} GROUP BY asset_code")
+        for code, total in sql_rows(f"SELECT asset_code, SUM(available + frozen) FROM {SUMS} GROUP BY asset_code")
     }
 
 
@@ -136,9 +126,9 @@ class LedgerProof:
 
     def balances_match_journal(self) -> list[dict]:
         """Every balance row equals its checkpoint sum plus its legs since; rows that do not are recomputed."""
-        new = _leg_sums(f"id > {int(self.after_leg)}")
+        new = leg_sums(f"id > {int(self.after_leg)}")
         join = "ON {t}.account_id = b.account_id AND {t}.asset_code = b.asset_code"
-        suspects = _rows(
+        suspects = sql_rows(
             f"""SELECT b.account_id, b.asset_code FROM {BALANCES} b
                 LEFT JOIN {SUMS} c {join.format(t="c")}
                 LEFT JOIN ({new}) n {join.format(t="n")}
@@ -161,7 +151,7 @@ class LedgerProof:
         """Each key's balance row against all its legs, in one statement (one consistent view)."""
         wanted = " UNION ALL ".join(["SELECT %s AS account_id, %s AS asset_code"] * len(keys))
         settled = int(self.through_leg_id)
-        rows = _rows(
+        rows = sql_rows(
             f"""SELECT k.account_id, k.asset_code, b.available_amount, b.frozen_amount,
                        COALESCE(SUM(l.delta_available), 0), COALESCE(SUM(l.delta_frozen), 0),
                        COALESCE(SUM(CASE WHEN l.id <= {settled} THEN l.delta_available ELSE 0 END), 0),
@@ -191,7 +181,7 @@ class LedgerProof:
 
     def entries_balance(self) -> list[dict]:
         """Every entry with a leg written since the checkpoint sums to zero per asset (all its legs)."""
-        rows = _rows(
+        rows = sql_rows(
             f"""SELECT entry_id, asset_code, SUM(delta_available + delta_frozen) FROM {LEGS}
                 WHERE entry_id IN (SELECT entry_id FROM {LEGS} WHERE id > %s)
                 GROUP BY entry_id, asset_code HAVING SUM(delta_available + delta_frozen) <> 0""",
@@ -217,26 +207,13 @@ class LedgerProof:
         """The full run's check of the last checkpoint: each row is its legs up to the checkpoint's leg id."""
         if self.base is None:
             return []
-        upto = _leg_sums(f"id <= {int(self.base.through_leg_id)}")
-        rows = _rows(
-            f"""SELECT c.account_id, c.asset_code, COALESCE(j.available, 0), COALESCE(j.frozen, 0), c.available, c.frozen
-                FROM {SUMS} c LEFT JOIN ({upto}) j ON j.account_id = c.account_id AND j.asset_code = c.asset_code
-                WHERE c.available <> COALESCE(j.available, 0) OR c.frozen <> COALESCE(j.frozen, 0)
-                UNION ALL
-                SELECT j.account_id, j.asset_code, j.available, j.frozen, 0, 0
-                FROM ({upto}) j LEFT JOIN {SUMS} c ON c.account_id = j.account_id AND c.asset_code = j.asset_code
-                WHERE c.id IS NULL AND (j.available <> 0 OR j.frozen <> 0)"""
-        )
+        upto = f"id <= {int(self.base.through_leg_id)}"
         return [
-            discrepancy(
-                "checkpoint_matches_journal",
-                account_id=a,
-                asset_code=c,
-                expected={"available": int(ja), "frozen": int(jf)},
-                actual={"available": int(ca), "frozen": int(cf)},
-            )
-            for a, c, ja, jf, ca, cf in rows
-        ] + self.checkpoint_intact()
+            *rows_against_legs(
+                "checkpoint_matches_journal", table=SUMS, available="available", frozen="frozen", legs_where=upto
+            ),
+            *self.checkpoint_intact(),
+        ]
 
     def journal_sealed(self) -> list[dict]:
         """The seal's blocks, all of them (full) or those sealed since the checkpoint (incremental)."""
@@ -268,10 +245,10 @@ class LedgerProof:
         with connection.cursor() as cursor:
             if self.full:  # from the legs alone: no row of the last checkpoint is kept
                 cursor.execute(f"DELETE FROM {SUMS}")
-                cursor.execute(_upsert(_leg_sums(f"id <= {int(self.through_leg_id)}"), add=False))
+                cursor.execute(_upsert(leg_sums(f"id <= {int(self.through_leg_id)}"), add=False))
             else:
                 since = f"id > {int(self.after_leg)} AND id <= {int(self.through_leg_id)}"
-                cursor.execute(_upsert(_leg_sums(since), add=True))
+                cursor.execute(_upsert(leg_sums(since), add=True))
             recomputed = [(*key, *sums) for key, sums in self.recomputed.items()]
             for start in range(0, len(recomputed), RECOMPUTE_BATCH):
                 batch = recomputed[start : start + RECOMPUTE_BATCH]

@@ -15,41 +15,57 @@ HOLDS = Hold._meta.db_table
 ACCOUNTS = Account._meta.db_table
 
 
-def _rows(sql: str, params=()) -> list[tuple]:
+def sql_rows(sql: str, params=()) -> list[tuple]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def balances_match_journal() -> list[dict]:
-    """Every balance row equals the sum of its legs, available and frozen apart (and no legs lack a row)."""
-    journal = f"""SELECT account_id, asset_code, SUM(delta_available) AS available, SUM(delta_frozen) AS frozen
-                  FROM {LEGS} GROUP BY account_id, asset_code"""
-    rows = _rows(
-        f"""SELECT b.account_id, b.asset_code, COALESCE(j.available, 0), COALESCE(j.frozen, 0),
-                   b.available_amount, b.frozen_amount
-            FROM {BALANCES} b LEFT JOIN ({journal}) j ON j.account_id = b.account_id AND j.asset_code = b.asset_code
-            WHERE b.available_amount <> COALESCE(j.available, 0) OR b.frozen_amount <> COALESCE(j.frozen, 0)
+def leg_sums(where: str = "") -> str:
+    """SQL of the legs (those `where` picks) summed per account and asset: account_id, asset_code, available,
+    frozen."""
+    return (
+        f"SELECT account_id, asset_code, SUM(delta_available) AS available, SUM(delta_frozen) AS frozen FROM {LEGS}"
+        f"{f' WHERE {where}' if where else ''} GROUP BY account_id, asset_code"
+    )
+
+
+def rows_against_legs(check: str, *, table: str, available: str, frozen: str, legs_where: str = "") -> list[dict]:
+    """`check`'s discrepancies: each row of `table` (by account_id, asset_code) whose `available` and `frozen`
+    columns differ from its legs' sums (`leg_sums(legs_where)`), and each sum that is not zero but has no row."""
+    journal = leg_sums(legs_where)
+    rows = sql_rows(
+        f"""SELECT r.account_id, r.asset_code, COALESCE(j.available, 0), COALESCE(j.frozen, 0),
+                   r.{available}, r.{frozen}
+            FROM {table} r LEFT JOIN ({journal}) j ON j.account_id = r.account_id AND j.asset_code = r.asset_code
+            WHERE r.{available} <> COALESCE(j.available, 0) OR r.{frozen} <> COALESCE(j.frozen, 0)
             UNION ALL
             SELECT j.account_id, j.asset_code, j.available, j.frozen, 0, 0
-            FROM ({journal}) j LEFT JOIN {BALANCES} b ON b.account_id = j.account_id AND b.asset_code = j.asset_code
-            WHERE b.id IS NULL AND (j.available <> 0 OR j.frozen <> 0)"""
+            FROM ({journal}) j LEFT JOIN {table} r ON r.account_id = j.account_id AND r.asset_code = j.asset_code
+            WHERE r.id IS NULL AND (j.available <> 0 OR j.frozen <> 0)"""
     )
     return [
         discrepancy(
-            "balance_matches_journal",
+            check,
             account_id=a,
             asset_code=c,
             expected={"available": int(ja), "frozen": int(jf)},
-            actual={"available": int(ba), "frozen": int(bf)},
+            actual={"available": int(ra), "frozen": int(rf)},
         )
-        for a, c, ja, jf, ba, bf in rows
+        for a, c, ja, jf, ra, rf in rows
     ]
+
+
+def balances_match_journal() -> list[dict]:
+    """Every balance row equals the sum of its legs, available and frozen apart (and no legs lack a row)."""
+    return rows_against_legs(
+        "balance_matches_journal", table=BALANCES, available="available_amount", frozen="frozen_amount"
+    )
 
 
 def assets_sum_to_zero() -> list[dict]:
     """Per asset, the total over every account is zero (issuance is negative by what circulates)."""
-    rows = _rows(
+    rows = sql_rows(
         f"""SELECT asset_code, SUM(available_amount + frozen_amount) FROM {BALANCES}
             GROUP BY asset_code HAVING SUM(available_amount + frozen_amount) <> 0"""
     )
@@ -60,7 +76,7 @@ def holds_match_frozen() -> list[dict]:
     """Open holds add up to the frozen amount of each balance."""
     holds = f"""SELECT account_id, asset_code, SUM(remaining) AS remaining FROM {HOLDS}
                 WHERE status = %s GROUP BY account_id, asset_code"""
-    rows = _rows(
+    rows = sql_rows(
         f"""SELECT b.account_id, b.asset_code, COALESCE(h.remaining, 0), b.frozen_amount
             FROM {BALANCES} b LEFT JOIN ({holds}) h ON h.account_id = b.account_id AND h.asset_code = b.asset_code
             WHERE b.frozen_amount <> COALESCE(h.remaining, 0)
@@ -78,7 +94,7 @@ def holds_match_frozen() -> list[dict]:
 
 def entries_balance() -> list[dict]:
     """Every journal entry's legs sum to zero per asset."""
-    rows = _rows(
+    rows = sql_rows(
         f"""SELECT entry_id, asset_code, SUM(delta_available + delta_frozen) FROM {LEGS}
             GROUP BY entry_id, asset_code HAVING SUM(delta_available + delta_frozen) <> 0"""
     )
@@ -87,7 +103,7 @@ def entries_balance() -> list[dict]:
 
 def user_balances_not_negative() -> list[dict]:
     """No user balance is negative, and only system accounts' rows may go negative at all."""
-    rows = _rows(
+    rows = sql_rows(
         f"""SELECT b.account_id, b.asset_code, b.available_amount, b.frozen_amount, b.allows_negative
             FROM {BALANCES} b JOIN {ACCOUNTS} a ON a.id = b.account_id
             WHERE a.kind = 'user' AND (b.available_amount < 0 OR b.frozen_amount < 0 OR b.allows_negative = %s)""",
