@@ -4,7 +4,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from core.models import EventType, OutboxEvent
 from ledger import seal
@@ -146,6 +146,29 @@ def test_a_rewritten_chain_is_caught_by_the_digest_held_outside(journal, execute
 
     assert journal_verify().problems == []
     assert [p["check"] for p in journal_verify(digest=held).problems] == ["digest_in_chain"]
+
+
+SEAL_COLUMNS = "entry_id, block_number, position, entry_hash"
+BLOCK_COLUMNS = "number, previous_hash, merkle_root, hash, entry_count, max_entry_seen, sealed_at"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    [
+        f"INSERT INTO ledger_journal_seals ({SEAL_COLUMNS})"
+        f" SELECT entry_id, block_number, 99, entry_hash FROM ledger_journal_seals WHERE position = 0",
+        f"INSERT INTO ledger_journal_seals ({SEAL_COLUMNS})"
+        f" SELECT entry_id + 1000, block_number, position, entry_hash FROM ledger_journal_seals WHERE position = 0",
+        f"INSERT INTO ledger_journal_blocks ({BLOCK_COLUMNS}) SELECT number, previous_hash, merkle_root,"
+        " REPEAT('f', 64), entry_count, max_entry_seen, sealed_at FROM ledger_journal_blocks",
+        "UPDATE ledger_journal_blocks SET entry_count = 0",
+    ],
+    ids=["an entry sealed twice", "two entries at one place", "a second block of one number", "an empty block"],
+)
+def test_database_refuses_a_seal_that_breaks_the_chain(journal, sql):
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
 
 
 @pytest.mark.django_db

@@ -4,7 +4,7 @@ import threading
 
 import pytest
 from django.core.management import call_command
-from django.db import connections, transaction
+from django.db import IntegrityError, connection, connections, transaction
 
 from ledger import checkpoints
 from ledger.models import Account, CheckpointSum, JournalCheckpoint, JournalEntry, JournalLeg
@@ -189,6 +189,22 @@ def test_the_incremental_run_verifies_the_blocks_sealed_since_the_last_run(check
 
     assert [p["entry_id"] for p in incremental.discrepancies] == [new.pk]
     assert [p["entry_id"] for p in full.discrepancies] == [old.pk, new.pk]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "sql",
+    [
+        "INSERT INTO ledger_checkpoints (number, kind, through_leg_id, verified_block, asset_totals, created_at)"
+        " SELECT number, kind, through_leg_id, verified_block, asset_totals, created_at FROM ledger_checkpoints",
+        "INSERT INTO ledger_checkpoint_sums (account_id, asset_code, available, frozen)"
+        " SELECT account_id, asset_code, available, frozen FROM ledger_checkpoint_sums",
+    ],
+    ids=["two checkpoints of one number", "two sums of one account and asset"],
+)
+def test_database_refuses_a_second_checkpoint_or_sum_of_one_key(checkpointed, sql):
+    with pytest.raises(IntegrityError), transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(sql)
 
 
 @pytest.mark.django_db
