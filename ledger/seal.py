@@ -7,11 +7,12 @@ committed and writes blocks; no posting waits on it or writes anything for it.
 it is in one block at most). Ids are not commit order: an id taken before another may commit after it
 (a long transaction; on a Galera cluster each node hands out its own interleaved ids). So the sealer does
 not take "ids above the last one sealed"; it takes every entry that has no seal row and whose id is above
-a low-water mark, an anti-join over that window. The mark is `max_entry_seen` of the newest block made
-more than JOURNAL_COMMIT_GRACE_SECONDS ago: when that block was made, every entry visible up to that id
-was sealed, and an entry with a lower id that was not visible then had its id (and so began its
-transaction) before that moment. Once the grace has passed, such a transaction is over: committed, and
-sealed by a later block, or rolled back for ever. An entry found unsealed below the mark has broken that
+a low-water mark, an anti-join over that window (one per run). The mark is `max_entry_seen` of the newest
+block made more than JOURNAL_COMMIT_GRACE_SECONDS before the latest block: when that block was made, every
+entry visible up to that id was sealed, and an entry with a lower id that was not visible then had its id
+(and so began its transaction) before that moment. Once the grace has passed, such a transaction is over:
+committed, and sealed by a later block, or rolled back for ever. The grace is counted between blocks, not
+up to now, so a sealer that was stopped for a while moves no mark past an entry that committed meanwhile. An entry found unsealed below the mark has broken that
 rule, or was inserted behind the sealer's back: `journal_verify` reports it, never seals it.
 
 **Canonical form of an entry** (`entry_canonical`): the UTF-8 bytes of the JSON array
@@ -135,9 +136,12 @@ def block_latest() -> JournalBlock | None:
     return JournalBlock.objects.order_by("-number").first()
 
 
-def low_water_mark(*, now: datetime | None = None) -> int:
+def low_water_mark() -> int:
     """Every entry with an id up to this is sealed (or broke the grace): see the module's docstring."""
-    settled = (now or timezone.now()) - timedelta(seconds=settings.JOURNAL_COMMIT_GRACE_SECONDS)
+    latest = block_latest()
+    if latest is None:
+        return 0
+    settled = latest.sealed_at - timedelta(seconds=settings.JOURNAL_COMMIT_GRACE_SECONDS)
     block = JournalBlock.objects.filter(sealed_at__lte=settled).order_by("-number").values("max_entry_seen").first()
     return block["max_entry_seen"] if block else 0
 
@@ -155,26 +159,29 @@ def _unsealed_ids(*, above: int, limit: int | None = None) -> list[int]:
 def journal_seal(*, block_size: int = BLOCK_MAX_ENTRIES, max_seconds: float | None = None) -> list[JournalBlock]:
     """Seal every committed entry not sealed yet, in blocks of up to `block_size`; the blocks written.
 
-    Stops when nothing is left, after `max_seconds`, or when another sealer wrote the next block first.
+    One anti-join finds what to seal, then it goes into blocks in id order: a backlog costs one scan, not
+    one per block. Stops when all of it is sealed, after `max_seconds`, or when another sealer wrote the
+    next block first; what committed meanwhile is the next run's.
     """
     started, blocks = time.monotonic(), []
-    while max_seconds is None or time.monotonic() - started < max_seconds:
-        block = _block_seal(block_size)
+    newest = JournalEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
+    ids = _unsealed_ids(above=low_water_mark())
+    for start in range(0, len(ids), block_size):
+        if max_seconds is not None and time.monotonic() - started >= max_seconds:
+            break
+        chunk = ids[start : start + block_size]
+        # Every entry visible at the scan up to `seen` is sealed once this block is: up to its last entry,
+        # or, for the scan's last block, up to the newest entry there was.
+        seen = max(newest, chunk[-1]) if start + block_size >= len(ids) else chunk[-1]
+        block = _block_seal(chunk, seen=seen)
         if block is None:
             break
         blocks.append(block)
     return blocks
 
 
-def _block_seal(block_size: int) -> JournalBlock | None:
+def _block_seal(ids: list[int], *, seen: int) -> JournalBlock | None:
     previous = block_latest()
-    newest = JournalEntry.objects.order_by("-pk").values_list("pk", flat=True).first() or 0
-    ids = _unsealed_ids(above=low_water_mark(), limit=block_size)
-    if not ids:
-        return None
-    # Every entry visible up to `seen` is sealed once this block is: all of the window's, or up to the
-    # last one taken when the block is full.
-    seen = ids[-1] if len(ids) == block_size else max(newest, ids[-1])
     hashes = entry_hashes(ids)
     leaves = [hashes[entry_id] for entry_id in ids]
     number, previous_hash = (previous.number + 1, previous.hash) if previous else (1, GENESIS_HASH)

@@ -1,6 +1,7 @@
 """The journal's seal: every committed entry in exactly one block, and any rewrite of the sealed past named."""
 
 import threading
+import time
 
 import pytest
 from django.core.management import call_command
@@ -212,8 +213,10 @@ def test_a_sealer_that_fails_mid_block_leaves_nothing_and_the_next_run_seals_all
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_an_entry_that_commits_after_a_newer_one_was_sealed_goes_into_the_next_block(settings, grant):
-    settings.JOURNAL_COMMIT_GRACE_SECONDS = 3600
+@pytest.mark.parametrize("sealer_stopped", [False, True], ids=["sealer-running", "sealer-stopped-past-the-grace"])
+def test_an_entry_that_commits_after_a_newer_one_was_sealed_goes_into_the_next_block(settings, grant, sealer_stopped):
+    """The grace is counted between blocks: a sealer that was stopped for longer does not skip the late entry."""
+    settings.JOURNAL_COMMIT_GRACE_SECONDS = 1 if sealer_stopped else 3600
     early, later = UserFactory(), UserFactory()  # consecutive ids: different issuance slots, no shared lock
     posted, go = threading.Event(), threading.Event()
 
@@ -240,6 +243,8 @@ def test_an_entry_that_commits_after_a_newer_one_was_sealed_goes_into_the_next_b
     assert older < newer.pk
     assert JournalSeal.objects.get(entry_id=newer.pk).block_id == 1
     assert not JournalSeal.objects.filter(entry_id=older).exists()
+    if sealer_stopped:
+        time.sleep(1.5)
     journal_seal()
     assert JournalSeal.objects.get(entry_id=older).block_id == 2
     assert journal_verify().problems == []
