@@ -369,7 +369,7 @@ class SlowReceiver:
     def __init__(self, answer):
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow"
-        self.answer, self.connections = answer, 0
+        self.answer = answer
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -378,7 +378,6 @@ class SlowReceiver:
                 connection, _ = self.listener.accept()
             except OSError:
                 return
-            self.connections += 1
             threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
 
     def serve(self, connection):
