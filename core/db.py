@@ -11,6 +11,8 @@ from collections.abc import Callable
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, migrations, models, transaction
 from django.utils import timezone
 
+from core.causal_reads import is_galera_node
+
 MYSQL_DEADLOCK = 1213
 MYSQL_LOCK_WAIT_TIMEOUT = 1205
 # Galera: "WSREP has not yet prepared node for application use", from a node outside the primary component
@@ -66,11 +68,8 @@ def database_ready() -> bool:
     joining, donating or desynced) and ready (in the primary component). `SELECT 1` alone is answered by a
     node that lost quorum, where every real query fails with 1047. On a plain server answering is enough."""
     with connection.cursor() as cursor:
-        if connection.vendor != "mysql" or not connection.mysql_is_mariadb:
+        if connection.vendor != "mysql" or not is_galera_node(connection):
             cursor.execute("SELECT 1")
-            return True
-        cursor.execute("SELECT @@global.wsrep_on")
-        if not cursor.fetchone()[0]:
             return True
         cursor.execute("SHOW GLOBAL STATUS WHERE Variable_name IN ('wsrep_local_state_comment', 'wsrep_ready')")
         status = dict(cursor.fetchall())

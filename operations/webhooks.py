@@ -96,7 +96,9 @@ def webhooks_deliver(*, now: datetime | None = None, max_seconds: float | None =
             if in_time:
                 in_flight = Counter(delivery.endpoint_id for delivery in sending.values())
                 for endpoint_id, queue in waiting.items():
-                    while queue and in_flight[endpoint_id] < PER_ENDPOINT_IN_FLIGHT:
+                    # No more than there are threads: a POST submitted is a POST in flight, so that when the
+                    # time is up only those are left to finish, and a silent endpoint's next ones are not sent.
+                    while queue and in_flight[endpoint_id] < PER_ENDPOINT_IN_FLIGHT and len(sending) < SEND_THREADS:
                         delivery = queue.popleft()
                         sending[pool.submit(_send, delivery, now)] = delivery
                         in_flight[endpoint_id] += 1

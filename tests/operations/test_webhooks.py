@@ -20,8 +20,8 @@ from ledger.services import asset_grant
 from operations import outbound
 from operations.models import Alert, DeliveryStatus, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from operations.signatures import HEADER, signature_header, signature_verify
-from operations.webhooks import _post as post_to_endpoint
 from operations.webhooks import (
+    SEND_THREADS,
     backoff,
     deliveries_claim,
     deliveries_retry_now,
@@ -29,6 +29,7 @@ from operations.webhooks import (
     events_fan_out,
     webhooks_deliver,
 )
+from operations.webhooks import _post as post_to_endpoint
 from tests.factories import OperatorFactory, StaffFactory, UserFactory, WebhookEndpointFactory
 
 pytestmark = pytest.mark.django_db
@@ -368,7 +369,7 @@ class SlowReceiver:
     def __init__(self, answer):
         self.listener = socket.create_server(("127.0.0.1", 0), backlog=64)
         self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow"
-        self.answer, self.connections = answer, 0
+        self.answer = answer
         threading.Thread(target=self.accept, daemon=True).start()
 
     def accept(self):
@@ -377,7 +378,6 @@ class SlowReceiver:
                 connection, _ = self.listener.accept()
             except OSError:
                 return
-            self.connections += 1
             threading.Thread(target=self.serve, args=(connection,), daemon=True).start()
 
     def serve(self, connection):
@@ -436,6 +436,24 @@ def test_a_trickling_receiver_cannot_keep_a_run_past_its_time_nor_its_deliveries
     assert run.delivered == 0 and 1 <= run.failed <= 2  # no answer: the endpoint is left alone for this run
     assert not WebhookDelivery.objects.filter(lease_token__isnull=False).exists()
     assert set(WebhookDelivery.objects.values_list("status", flat=True)) == {DeliveryStatus.PENDING}
+
+
+def test_many_trickling_endpoints_cannot_keep_a_run_past_its_time(slow_receivers, user, settings, grant_event):
+    """More POSTs due than threads: only as many are started as there are threads, so that when the time is up
+    only those are still to finish (a queue of POSTs behind them kept the run a deadline longer per round)."""
+    settings.WEBHOOK_TIMEOUT = 1
+    for _ in range(12):
+        WebhookEndpointFactory(url=slow_receivers(trickle).url, secret=SECRET, event_types=["*"])
+    for n in range(2):
+        grant_event(user, business_id=f"d{n}")
+
+    started = time.monotonic()
+    run = webhooks_deliver(max_seconds=0.5)
+
+    assert time.monotonic() - started < 0.5 + settings.WEBHOOK_TIMEOUT + 0.5
+    assert (run.delivered, run.failed) == (0, SEND_THREADS)
+    assert not WebhookDelivery.objects.filter(lease_token__isnull=False).exists()
+    assert WebhookDelivery.objects.filter(attempt_count=0, status=DeliveryStatus.PENDING).count() == 24 - SEND_THREADS
 
 
 def test_a_slow_endpoint_does_not_hold_up_the_others(receiver, slow_receivers, user, settings, grant_event):
