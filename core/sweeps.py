@@ -4,7 +4,8 @@ A sweep (expire listings, items, redemption orders) closes many rows, each in a 
 its own or a batch in one. A row that cannot be closed (an old row that breaks a rule, a key taken
 before keys had owners) is logged with its error, skipped, and the run goes on past it; at the end
 of the run `sweep_failed` is sent once with every such row, and operations turns it into one alert.
-Only a database that is away stops the run: every other row would fail the same way.
+Only a database that is away or busy (core.db.is_database_unavailable) stops the run: every other row would
+fail the same way, and the next run takes them up.
 """
 
 import logging
