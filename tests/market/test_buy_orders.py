@@ -11,6 +11,7 @@ from ledger.exceptions import IdempotencyConflict, InsufficientBalance, UnknownA
 from ledger.models import Hold, HoldStatus, SystemAccount
 from ledger.reconciliation import ledger_discrepancies
 from ledger.selectors import system_balance
+from ledger.services import balance_change
 from market.buy_order_services import buy_order_cancel, buy_order_place, buy_orders_expire
 from market.exceptions import (
     AssetNotTradable,
@@ -23,6 +24,7 @@ from market.exceptions import (
 from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing, MarketTrade
 from market.reconciliation import book_not_crossed, open_bids_match_frozen
 from market.services import listing_cancel, listing_create
+from operations.models import Alert
 from tests.factories import OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -199,6 +201,28 @@ def test_expiry_releases_what_is_held_and_skips_live_orders(buyer, frozen):
     assert frozen(buyer) == 15
     assert buy_orders_expire() == 0
     books_clean()
+
+
+def test_expiry_goes_on_past_an_order_that_cannot_be_closed_and_alerts_once(buyer):
+    poisoned, later = bid(buyer, 2, 5).order, bid(buyer, 3, 5).order
+    # An old row: an entry that took the key of the poisoned order's release before keys had owners (issue 20).
+    balance_change(
+        user_id=buyer.pk,
+        asset_code="DIAMOND",
+        delta=1,
+        business_type="market_buy_order_expired",
+        business_id=str(poisoned.pk),
+    )
+    BuyOrder.objects.filter(pk__in=[poisoned.pk, later.pk]).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert buy_orders_expire(batch_size=1) == 1
+    buy_orders_expire()  # the next hour: the same row fails again, and is not alerted again
+
+    assert BuyOrder.objects.get(pk=later.pk).status == BuyOrderStatus.EXPIRED
+    assert BuyOrder.objects.get(pk=poisoned.pk).status == BuyOrderStatus.OPEN
+    [alert] = Alert.objects.filter(source="sweep", details__sweep="expire_buy_orders")
+    assert alert.details["rows"] == [str(poisoned.pk)]
+    assert "IdempotencyConflict" in alert.details["failures"][0]["error"]
 
 
 def test_an_expired_ask_is_not_filled(buyer, seller):
