@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
 from core.db import atomic_with_retry, insert_one
+from core.keys import KEY_RULE, is_idempotency_key
 from core.locks import user_lock
 from core.services import events_record
 from core.sweeps import Sweep, after_each_batch
@@ -57,8 +58,8 @@ def buy_order_place(
 
     Placing again with the same key returns the order as it is now and its fills, and moves nothing.
     """
-    if not idempotency_key or len(idempotency_key) > 64:
-        raise InvalidBuyOrder("An idempotency key of 1 to 64 characters is required.")
+    if not is_idempotency_key(idempotency_key):
+        raise InvalidBuyOrder(f"An idempotency key of {KEY_RULE} is required.")
     require_positive(InvalidBuyOrder, quantity=quantity, max_unit_price=max_unit_price)
     if quantity * max_unit_price > MAX_AMOUNT:
         raise InvalidBuyOrder("The buy order is worth too much.", max_value=MAX_AMOUNT)

@@ -305,6 +305,9 @@ def test_the_open_order_limit_counts_open_orders_only(buyer):
             "unknown_asset",
         ),
         ({"quantity": 1, "max_unit_price": 20_000}, InsufficientBalance, "insufficient_balance"),
+        ({"quantity": 1, "max_unit_price": 5, "key": ""}, InvalidBuyOrder, "invalid_buy_order"),
+        ({"quantity": 1, "max_unit_price": 5, "key": "two words"}, InvalidBuyOrder, "invalid_buy_order"),
+        ({"quantity": 1, "max_unit_price": 5, "key": "#fill:1:2"}, InvalidBuyOrder, "invalid_buy_order"),
     ],
 )
 def test_invalid_orders_are_refused_with_stable_codes(buyer, options, error, code, available):
