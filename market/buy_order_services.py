@@ -33,8 +33,7 @@ from market.exceptions import (
 from market.locks import asks_lock, book_lock, buy_order_lock
 from market.matching import asks_fill, order_write
 from market.models import BUY_ORDER_HOLD_BUSINESS_TYPE, BuyOrder, BuyOrderStatus, MarketTrade
-
-DEFAULT_PRICE_ASSET = "DIAMOND"
+from market.services import DEFAULT_PRICE_ASSET
 
 
 class PlaceResult(NamedTuple):
