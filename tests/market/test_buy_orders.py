@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -339,3 +340,39 @@ def test_reconciliation_finds_a_crossed_book_and_a_hold_that_drifted(buyer, sell
 
     assert [d["check"] for d in book_not_crossed()] == ["book_not_crossed"]
     assert [d["check"] for d in open_bids_match_frozen()] == ["open_bid_matches_frozen"]
+
+
+# The database keeps the invariants even against code that bypasses the services
+
+
+@pytest.mark.parametrize(
+    ("change", "constraint"),
+    [
+        ({"quantity_remaining": 11}, "buy_order_remaining_in_range"),
+        ({"status": BuyOrderStatus.FILLED, "closed_at": timezone.now()}, "buy_order_remaining_matches_status"),
+        ({"status": BuyOrderStatus.CANCELLED}, "buy_order_closed_iff_closed_at"),
+        ({"closed_at": timezone.now()}, "buy_order_closed_iff_closed_at"),
+    ],
+)
+def test_database_refuses_an_order_whose_remaining_status_and_closing_disagree(buyer, change, constraint):
+    order = bid(buyer, 10, 5).order
+
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        BuyOrder.objects.filter(pk=order.pk).update(**change)
+
+
+def test_database_refuses_a_second_order_at_the_same_place_in_the_book(buyer):
+    first, second = bid(buyer, 1, 5).order, bid(buyer, 1, 5).order
+
+    with pytest.raises(IntegrityError, match="buy_order_unique_book_seq"), transaction.atomic():
+        BuyOrder.objects.filter(pk=second.pk).update(book_seq=first.book_seq)
+
+
+def test_database_refuses_a_second_fill_of_the_same_order_and_listing(buyer, seller):
+    ask(seller, 1, 5)
+    fill = bid(buyer, 2, 5).fills[0]
+    later = ask(seller, 1, 5)
+    second = MarketTrade.objects.get(listing=later)
+
+    with pytest.raises(IntegrityError, match="trade_unique_fill"), transaction.atomic():
+        MarketTrade.objects.filter(pk=second.pk).update(listing_id=fill.listing_id)
