@@ -14,9 +14,11 @@ from django.conf import settings
 from django.utils import timezone
 
 from core.amounts import MAX_AMOUNT, require_positive
-from core.db import atomic_with_retry, in_batches, insert_one
+from core.db import atomic_with_retry, insert_one
+from core.keys import KEY_RULE, is_idempotency_key
 from core.locks import user_lock
 from core.services import events_record
+from core.sweeps import Sweep, after_each_batch
 from ledger.exceptions import IdempotencyConflict, UnknownAsset
 from ledger.selectors import assets_by_code
 from ledger.services import hold_create, hold_release
@@ -31,8 +33,7 @@ from market.exceptions import (
 from market.locks import asks_lock, book_lock, buy_order_lock
 from market.matching import asks_fill, order_write
 from market.models import BUY_ORDER_HOLD_BUSINESS_TYPE, BuyOrder, BuyOrderStatus, MarketTrade
-
-DEFAULT_PRICE_ASSET = "DIAMOND"
+from market.services import DEFAULT_PRICE_ASSET
 
 
 class PlaceResult(NamedTuple):
@@ -56,8 +57,8 @@ def buy_order_place(
 
     Placing again with the same key returns the order as it is now and its fills, and moves nothing.
     """
-    if not idempotency_key or len(idempotency_key) > 64:
-        raise InvalidBuyOrder("An idempotency key of 1 to 64 characters is required.")
+    if not is_idempotency_key(idempotency_key):
+        raise InvalidBuyOrder(f"An idempotency key of {KEY_RULE} is required.")
     require_positive(InvalidBuyOrder, quantity=quantity, max_unit_price=max_unit_price)
     if quantity * max_unit_price > MAX_AMOUNT:
         raise InvalidBuyOrder("The buy order is worth too much.", max_value=MAX_AMOUNT)
@@ -129,20 +130,23 @@ def buy_orders_expire(*, now: datetime | None = None, batch_size: int = 200) -> 
     """Expire every open order past its expiry time, releasing what it held. Returns the count.
 
     Ids are read in batches; each order is closed in its own short transaction under its row lock, so an
-    order filled or cancelled meanwhile is skipped.
+    order filled or cancelled meanwhile is skipped. One that cannot be closed is recorded and skipped, and
+    the run goes on (core.sweeps).
     """
     now = now or timezone.now()
-    expired = 0
 
-    def batch(size: int) -> int:
-        nonlocal expired
-        due = BuyOrder.objects.filter(status=BuyOrderStatus.OPEN, expires_at__lte=now).order_by("pk")
-        ids = list(due.values_list("pk", flat=True)[:size])
-        expired += sum(_expire_one(order_id, now) for order_id in ids)
-        return len(ids)
+    def due(after: int | None, size: int) -> list[int]:
+        orders = BuyOrder.objects.filter(status=BuyOrderStatus.OPEN, expires_at__lte=now)
+        if after is not None:
+            orders = orders.filter(pk__gt=after)
+        return list(orders.order_by("pk").values_list("pk", flat=True)[:size])
 
-    in_batches(batch, batch_size=batch_size)
-    return expired
+    with Sweep("expire_buy_orders") as run:
+        return after_each_batch(
+            due,
+            batch_size=batch_size,
+            handle=lambda ids: sum(run.one(i, lambda i=i: _expire_one(i, now)) for i in ids),
+        )
 
 
 @atomic_with_retry

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.test import override_settings
 from django.utils import timezone
 
@@ -11,6 +12,7 @@ from ledger.exceptions import IdempotencyConflict, InsufficientBalance, UnknownA
 from ledger.models import Hold, HoldStatus, SystemAccount
 from ledger.reconciliation import ledger_discrepancies
 from ledger.selectors import system_balance
+from ledger.services import balance_change
 from market.buy_order_services import buy_order_cancel, buy_order_place, buy_orders_expire
 from market.exceptions import (
     AssetNotTradable,
@@ -23,6 +25,7 @@ from market.exceptions import (
 from market.models import BuyOrder, BuyOrderStatus, ListingStatus, MarketListing, MarketTrade
 from market.reconciliation import book_not_crossed, open_bids_match_frozen
 from market.services import listing_cancel, listing_create
+from operations.models import Alert
 from tests.factories import OperatorFactory, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -201,6 +204,28 @@ def test_expiry_releases_what_is_held_and_skips_live_orders(buyer, frozen):
     books_clean()
 
 
+def test_expiry_goes_on_past_an_order_that_cannot_be_closed_and_alerts_once(buyer):
+    poisoned, later = bid(buyer, 2, 5).order, bid(buyer, 3, 5).order
+    # An old row: an entry that took the key of the poisoned order's release before keys had owners (issue 20).
+    balance_change(
+        user_id=buyer.pk,
+        asset_code="DIAMOND",
+        delta=1,
+        business_type="market_buy_order_expired",
+        business_id=str(poisoned.pk),
+    )
+    BuyOrder.objects.filter(pk__in=[poisoned.pk, later.pk]).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    assert buy_orders_expire(batch_size=1) == 1
+    buy_orders_expire()  # the next hour: the same row fails again, and is not alerted again
+
+    assert BuyOrder.objects.get(pk=later.pk).status == BuyOrderStatus.EXPIRED
+    assert BuyOrder.objects.get(pk=poisoned.pk).status == BuyOrderStatus.OPEN
+    [alert] = Alert.objects.filter(source="sweep", details__sweep="expire_buy_orders")
+    assert alert.details["rows"] == [str(poisoned.pk)]
+    assert "IdempotencyConflict" in alert.details["failures"][0]["error"]
+
+
 def test_an_expired_ask_is_not_filled(buyer, seller):
     listing = ask(seller, 3, 10)
     MarketListing.objects.filter(pk=listing.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
@@ -281,6 +306,9 @@ def test_the_open_order_limit_counts_open_orders_only(buyer):
             "unknown_asset",
         ),
         ({"quantity": 1, "max_unit_price": 20_000}, InsufficientBalance, "insufficient_balance"),
+        ({"quantity": 1, "max_unit_price": 5, "key": ""}, InvalidBuyOrder, "invalid_buy_order"),
+        ({"quantity": 1, "max_unit_price": 5, "key": "two words"}, InvalidBuyOrder, "invalid_buy_order"),
+        ({"quantity": 1, "max_unit_price": 5, "key": "#fill:1:2"}, InvalidBuyOrder, "invalid_buy_order"),
     ],
 )
 def test_invalid_orders_are_refused_with_stable_codes(buyer, options, error, code, available):
@@ -312,3 +340,39 @@ def test_reconciliation_finds_a_crossed_book_and_a_hold_that_drifted(buyer, sell
 
     assert [d["check"] for d in book_not_crossed()] == ["book_not_crossed"]
     assert [d["check"] for d in open_bids_match_frozen()] == ["open_bid_matches_frozen"]
+
+
+# The database keeps the invariants even against code that bypasses the services
+
+
+@pytest.mark.parametrize(
+    ("change", "constraint"),
+    [
+        ({"quantity_remaining": 11}, "buy_order_remaining_in_range"),
+        ({"status": BuyOrderStatus.FILLED, "closed_at": timezone.now()}, "buy_order_remaining_matches_status"),
+        ({"status": BuyOrderStatus.CANCELLED}, "buy_order_closed_iff_closed_at"),
+        ({"closed_at": timezone.now()}, "buy_order_closed_iff_closed_at"),
+    ],
+)
+def test_database_refuses_an_order_whose_remaining_status_and_closing_disagree(buyer, change, constraint):
+    order = bid(buyer, 10, 5).order
+
+    with pytest.raises(IntegrityError, match=constraint), transaction.atomic():
+        BuyOrder.objects.filter(pk=order.pk).update(**change)
+
+
+def test_database_refuses_a_second_order_at_the_same_place_in_the_book(buyer):
+    first, second = bid(buyer, 1, 5).order, bid(buyer, 1, 5).order
+
+    with pytest.raises(IntegrityError, match="buy_order_unique_book_seq"), transaction.atomic():
+        BuyOrder.objects.filter(pk=second.pk).update(book_seq=first.book_seq)
+
+
+def test_database_refuses_a_second_fill_of_the_same_order_and_listing(buyer, seller):
+    ask(seller, 1, 5)
+    fill = bid(buyer, 2, 5).fills[0]
+    later = ask(seller, 1, 5)
+    second = MarketTrade.objects.get(listing=later)
+
+    with pytest.raises(IntegrityError, match="trade_unique_fill"), transaction.atomic():
+        MarketTrade.objects.filter(pk=second.pk).update(listing_id=fill.listing_id)
