@@ -11,6 +11,7 @@ fail the same way, and the next run takes them up.
 import logging
 from collections.abc import Callable, Sequence
 
+from django.db.models import QuerySet
 from django.dispatch import Signal
 
 from core.db import is_database_unavailable
@@ -57,15 +58,17 @@ class Sweep:
             return sum(self.one(row_id, lambda row_id=row_id: close([row_id])) for row_id in row_ids)
 
 
-def after_each_batch(read: Callable[[object, int], list], *, batch_size: int, handle: Callable[[list], int]) -> int:
-    """Read the rows' ids past the last one seen (`read(after, size)`, in id order) and hand each batch to
-    `handle`, until a batch comes back short; return what `handle` counted. Rows left behind (failed,
-    or changed meanwhile) are not read again in this run: the next run looks at them."""
+def after_each_batch(due: QuerySet, *, batch_size: int, handle: Callable[[list], int], fields=("pk",)) -> int:
+    """Read the rows of `due` in primary-key order, a batch past the last one seen at a time (their `fields`:
+    the key alone, or the key first), and hand each batch to `handle`, until a batch comes back short; return
+    what `handle` counted. Rows left behind (failed, or changed meanwhile) are not read again in this run:
+    the next run looks at them."""
     total, after = 0, None
     while True:
-        ids = read(after, batch_size)
-        if ids:
-            total += handle(ids)
-            after = ids[-1]
-        if len(ids) < batch_size:
+        page = due if after is None else due.filter(pk__gt=after)
+        rows = list(page.order_by("pk").values_list(*fields, flat=len(fields) == 1)[:batch_size])
+        if rows:
+            total += handle(rows)
+            after = rows[-1] if len(fields) == 1 else rows[-1][0]
+        if len(rows) < batch_size:
             return total

@@ -135,12 +135,7 @@ def buy_orders_expire(*, now: datetime | None = None, batch_size: int = 200) -> 
     """
     now = now or timezone.now()
 
-    def due(after: int | None, size: int) -> list[int]:
-        orders = BuyOrder.objects.filter(status=BuyOrderStatus.OPEN, expires_at__lte=now)
-        if after is not None:
-            orders = orders.filter(pk__gt=after)
-        return list(orders.order_by("pk").values_list("pk", flat=True)[:size])
-
+    due = BuyOrder.objects.filter(status=BuyOrderStatus.OPEN, expires_at__lte=now)
     with Sweep("expire_buy_orders") as run:
         return after_each_batch(
             due,

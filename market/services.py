@@ -272,12 +272,7 @@ def listings_expire(*, now: datetime | None = None, batch_size: int = 200) -> in
     """
     now = now or timezone.now()
 
-    def due(after: int | None, size: int) -> list[int]:
-        listings = MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now)
-        if after is not None:
-            listings = listings.filter(pk__gt=after)
-        return list(listings.order_by("pk").values_list("pk", flat=True)[:size])
-
+    due = MarketListing.objects.filter(status=ListingStatus.ON_SALE, expires_at__lte=now)
     with Sweep("expire_listings") as run:
         return after_each_batch(
             due,

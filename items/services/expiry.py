@@ -69,11 +69,7 @@ def items_expire(*, batch_size: int = 1000) -> int:
 
 
 def _expire_locked(*, batch_size: int) -> int:
-    def due(after: int | None, size: int) -> list[tuple[int, str]]:
-        items = ItemInstance.objects.filter(status=ItemStatus.LOCKED, expires_at__lte=timezone.now())
-        if after is not None:
-            items = items.filter(pk__gt=after[0])
-        return list(items.order_by("pk").values_list("pk", "locked_by")[:size])
+    due = ItemInstance.objects.filter(status=ItemStatus.LOCKED, expires_at__lte=timezone.now())
 
     def expire(item_id: int, locked_by: str) -> int:
         try:
@@ -86,6 +82,7 @@ def _expire_locked(*, batch_size: int) -> int:
             due,
             batch_size=batch_size,
             handle=lambda rows: sum(run.one(i, lambda i=i, by=by: expire(i, by)) for i, by in rows),
+            fields=("pk", "locked_by"),
         )
 
 

@@ -139,12 +139,7 @@ def orders_expire(*, batch_size: int = 500) -> int:
     fails goes again an order per transaction: the orders that cannot be closed are recorded and skipped, and
     the run goes on (core.sweeps)."""
 
-    def due(after: int | None, size: int) -> list[int]:
-        orders = RedemptionOrder.objects.filter(status=OrderStatus.PENDING, expires_at__lte=timezone.now())
-        if after is not None:
-            orders = orders.filter(pk__gt=after)
-        return list(orders.order_by("pk").values_list("pk", flat=True)[:size])
-
+    due = RedemptionOrder.objects.filter(status=OrderStatus.PENDING, expires_at__lte=timezone.now())
     with Sweep("expire_redemption_orders") as run:
         total = after_each_batch(due, batch_size=batch_size, handle=lambda ids: run.batch(ids, _expire_batch))
     if total:
