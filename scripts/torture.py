@@ -40,7 +40,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster, answers, find_binary, free_port, proc_stat, process_start_time, wait_until  # noqa: E402
 from torture_checker import Checker, Node  # noqa: E402
 from torture_client import Capabilities, Client, Stats, TransportError, http_call  # noqa: E402
 
@@ -51,44 +51,13 @@ class Interrupted(Exception):
     """SIGTERM: clean up as for Ctrl-C."""
 
 
-def find_binary(name: str, *fallbacks: str) -> str:
-    for candidate in (shutil.which(name), *(f"{d}/{name}" for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin"))):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    for fallback in fallbacks:
-        found = shutil.which(fallback) or next(
-            (f"{d}/{fallback}" for d in ("/usr/sbin", "/usr/bin") if os.access(f"{d}/{fallback}", os.X_OK)), None
-        )
-        if found:
-            return found
-    raise SystemExit(f"torture: {name} not found (install MariaDB server and Redis)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def process_start_time(pid: int) -> str | None:
-    """The start time of a process (field 22 of /proc/PID/stat): tells a PID from its reuse."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def children_of(pid: int) -> list[int]:
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
+            fields = proc_stat(int(entry))
+            if len(fields) > 1 and fields[1] == str(pid):
+                found.append(int(entry))
     return found
 
 
@@ -186,20 +155,17 @@ class MariaDB:
         )
         self.wait_ready()
 
-    def wait_ready(self, timeout=120) -> float:
+    def wait_ready(self, timeout=120) -> None:
         import MySQLdb
 
-        started = time.monotonic()
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited ({self.process.returncode}); see {self.root}/mariadbd.log")
-            try:
-                MySQLdb.connect(unix_socket=str(self.socket), user="root", connect_timeout=2).close()
-                return time.monotonic() - started
-            except MySQLdb.Error:
-                if time.monotonic() - started > timeout:
-                    raise RuntimeError("mariadbd did not answer") from None
-                time.sleep(0.1)
+        wait_until(
+            answers(
+                lambda: MySQLdb.connect(unix_socket=str(self.socket), user="root", connect_timeout=2), MySQLdb.Error
+            ),
+            f"mariadbd does not answer; see {self.root}/mariadbd.log",
+            timeout=timeout,
+            alive=lambda: self.process.poll() is None,
+        )
 
     def kill(self) -> None:
         self.processes.kill(self.process.pid)
@@ -288,17 +254,15 @@ class Redis:
         self.wait_ready()
 
     def wait_ready(self, timeout=30) -> None:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
+        def pong() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
+                    return sock.recv(16).startswith(b"+PONG")
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer")
+                return False
+
+        wait_until(pong, f"redis-server does not answer; see {self.root}/redis.log", timeout=timeout)
 
     def kill(self) -> None:
         self.processes.kill(self.process.pid)
@@ -338,17 +302,19 @@ class Gunicorn:
         self.wait_ready()
 
     def wait_ready(self, timeout=60) -> None:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.master.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.root}/{self.name}.log")
+        def serving() -> bool:
             try:
-                if http_call(self.port, "GET", "/healthz").status == 200 and len(self.worker_pids()) == self.workers:
-                    return
+                healthy = http_call(self.port, "GET", "/healthz").status == 200
             except TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer")
+                return False
+            return healthy and len(self.worker_pids()) == self.workers
+
+        wait_until(
+            serving,
+            f"gunicorn does not answer; see {self.root}/{self.name}.log",
+            timeout=timeout,
+            alive=lambda: self.master.poll() is None,
+        )
 
     def worker_pids(self) -> list[int]:
         pids = children_of(self.master.pid)
@@ -512,13 +478,12 @@ class Torture:
         """Until the survivors have dropped the killed node from their view (evs.suspect_timeout; their
         commits wait until then). A node that came back before that would rejoin a view that still holds
         its old self: it gets in, but only after several more view changes (20 s instead of 2)."""
-        started = time.monotonic()
         survivors = [node for node in self.cluster.nodes if node is not dead]
-        while any(node.wsrep_status().get("cluster_size") != str(len(survivors)) for node in survivors):
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"torture: the survivors still count {dead.name} after {timeout:.0f} s")
-            time.sleep(0.1)
-        return time.monotonic() - started
+        return wait_until(
+            lambda: all(node.wsrep_status().get("cluster_size") == str(len(survivors)) for node in survivors),
+            f"torture: the survivors still count {dead.name}",
+            timeout=timeout,
+        )
 
     def pick_gunicorn(self) -> Gunicorn:
         return self.rng.choice(self.gunicorns) if len(self.gunicorns) > 1 else self.gunicorns[0]
