@@ -78,9 +78,10 @@ def proc_stat(pid: int) -> list[str]:
 
 
 def process_start_time(pid: int) -> str | None:
-    """The start time of a process (field 22 of /proc/PID/stat): tells a PID from its reuse."""
+    """The start time of a running process (field 22 of /proc/PID/stat): tells a PID from its reuse. None for
+    a zombie: it has exited, and its parent (perhaps another harness's process) has not collected it yet."""
     fields = proc_stat(pid)
-    return fields[19] if len(fields) > 19 else None
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
 
 
 def wait_until(

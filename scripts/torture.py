@@ -17,6 +17,7 @@ tables on the three nodes and runs `reconcile_ledger` against each.
     .venv/bin/python scripts/torture.py --seed 7 --duration 35 --clients 12 --worker-kills 2 \\
         --master-kills 1 --db-kills 1 --redis-stops 1                      # the short run of `make test`
     .venv/bin/python scripts/torture.py --cluster --seed 3 --duration 600  # the long run on a cluster
+    .venv/bin/python scripts/torture.py --cluster-dir DIR ...              # on a cluster already running
 """
 
 import argparse
@@ -52,11 +53,12 @@ class Interrupted(Exception):
 
 
 def children_of(pid: int) -> list[int]:
+    """The live children of `pid` (a zombie has already exited)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
             fields = proc_stat(int(entry))
-            if len(fields) > 1 and fields[1] == str(pid):
+            if fields and fields[0] != "Z" and fields[1] == str(pid):
                 found.append(int(entry))
     return found
 
@@ -191,8 +193,8 @@ class MariaDB:
 class ClusterDatabase:
     """The torture database on a Galera cluster: the app goes through the proxy, the checker to each node."""
 
-    def __init__(self, root: Path):
-        self.cluster = Cluster.start(root, tied=True)  # tied: the kernel ends it if this harness dies uncleanly
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
 
     @property
     def url(self) -> str:
@@ -200,7 +202,9 @@ class ClusterDatabase:
 
     def create_database(self) -> None:
         connection = self.cluster.nodes[0].connect()
-        connection.cursor().execute(f"CREATE DATABASE {DATABASE_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        cursor = connection.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME}")  # a running cluster's, from an earlier run
+        cursor.execute(f"CREATE DATABASE {DATABASE_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         connection.close()
 
     def nodes(self) -> list[Node]:
@@ -407,9 +411,15 @@ class Torture:
     def set_up(self) -> dict:
         self.redis = Redis(self.processes, self.root)
         began = time.monotonic()
-        if self.args.cluster:
-            self.database = ClusterDatabase(self.root / "cluster")
-            self.cluster = self.database.cluster
+        if self.args.cluster_dir:
+            self.cluster = Cluster.load(self.args.cluster_dir)
+            # The nodes this run restarts must outlive it: the cluster's owner stops them (by the state file).
+            self.cluster.tied = False
+        elif self.args.cluster:
+            # tied: the kernel ends the cluster if this harness dies uncleanly.
+            self.cluster = Cluster.start(self.root / "cluster", tied=True)
+        if self.cluster:
+            self.database = ClusterDatabase(self.cluster)
         else:
             self.database = MariaDB(self.processes, self.root)
             self.database.install()
@@ -673,7 +683,7 @@ class Torture:
             if gunicorn.master is not None:
                 gunicorn.worker_pids()  # workers it started since they were last listed: ended with it
         self.processes.kill_all()
-        if self.cluster is not None:
+        if self.cluster is not None and not self.args.cluster_dir:
             self.cluster.stop()
         if self.args.keep:
             print(f"torture: kept {self.root}", flush=True)
@@ -736,6 +746,12 @@ def main(argv=None) -> int:
     parser.add_argument("--staff", type=int, default=4, help="Merchant staff users the clients share.")
     parser.add_argument("--cluster", action="store_true", help="On a 3-node Galera cluster (scripts/cluster.py).")
     parser.add_argument(
+        "--cluster-dir",
+        type=Path,
+        help="On the running cluster that scripts/cluster.py started in this directory (implies --cluster), "
+        "left running; its database backpack_torture is made anew.",
+    )
+    parser.add_argument(
         "--workers", type=int, help="Workers per gunicorn. Default: 4, or 2 for each of the cluster's 3."
     )
     parser.add_argument("--worker-kills", type=int, help="Default: 4 a minute, at least 1.")
@@ -748,6 +764,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, data).")
     args = parser.parse_args(argv)
     minutes = args.duration / 60
+    args.cluster = args.cluster or args.cluster_dir is not None
     if args.cluster and args.db_kills:
         parser.error("--db-kills stops the single MariaDB; on a cluster, --node-kills")
     if args.workers is None:
