@@ -129,13 +129,20 @@ class Process:
 
     def end(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         self.send(sig)
-        deadline = time.monotonic() + timeout
-        while self.alive() and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, os.WNOHANG)
-            time.sleep(0.05)
-        if self.alive():
+        if not self.gone(timeout):
             self.send(signal.SIGKILL)
+            self.gone(5)
+
+    def gone(self, timeout: float) -> bool:
+        """Whether it exits within `timeout`; then its exit status is collected if it is this process's child."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, os.WNOHANG)
+        return True
 
 
 def spawn(argv: list[str], log: Path, *, tied: bool) -> Process:
