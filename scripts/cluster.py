@@ -21,7 +21,7 @@ for one web process, while every web worker, Celery worker and command goes thro
 
 Only the processes recorded in the state file are ever signalled, by PID and start time. Also a
 module: `Cluster.start(root)` / `Cluster.load(root)` for the pytest fixture (tests/cluster/conftest.py)
-and the torture run.
+and the torture run, which also uses its process helpers (free ports, start times, waiting).
 """
 
 import argparse
