@@ -21,7 +21,7 @@ for one web process, while every web worker, Celery worker and command goes thro
 
 Only the processes recorded in the state file are ever signalled, by PID and start time. Also a
 module: `Cluster.start(root)` / `Cluster.load(root)` for the pytest fixture (tests/cluster/conftest.py)
-and the torture run.
+and the torture run, which also uses its process helpers (free ports, start times, waiting).
 """
 
 import argparse
@@ -39,6 +39,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 GALERA_PROVIDER = "/usr/lib/galera/libgalera_smm.so"
@@ -49,11 +50,16 @@ STATE_FILE = "cluster.json"
 DEFAULT_ROOT = Path(tempfile.gettempdir()) / "backpack-cluster"
 
 
-def find_binary(name: str) -> str:
-    for candidate in (shutil.which(name), f"/usr/sbin/{name}", f"/usr/bin/{name}"):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    raise SystemExit(f"cluster: {name} not found (scripts/ensure-build-deps.sh installs it)")
+def find_binary(name: str, *fallbacks: str) -> str:
+    """The path of program `name`, else of the first of `fallbacks` (its older names) found."""
+    for program in (name, *fallbacks):
+        for candidate in (
+            shutil.which(program),
+            *(f"{d}/{program}" for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin")),
+        ):
+            if candidate and os.access(candidate, os.X_OK):
+                return candidate
+    raise SystemExit(f"{name} not found (the README's Tests section says which packages; scripts/ensure-build-deps.sh)")
 
 
 def free_port() -> int:
@@ -62,13 +68,48 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def process_start_time(pid: int) -> str | None:
-    """The start time of a process (field 22 of /proc/PID/stat): tells a PID from its reuse."""
+def proc_stat(pid: int) -> list[str]:
+    """The fields of /proc/PID/stat after the command name (state, ppid, ...); [] when there is no such process."""
     try:
         with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
+            return stat.read().rsplit(")", 1)[1].split()
     except (OSError, IndexError):
-        return None
+        return []
+
+
+def process_start_time(pid: int) -> str | None:
+    """The start time of a running process (field 22 of /proc/PID/stat): tells a PID from its reuse. None for
+    a zombie: it has exited, and its parent (perhaps another harness's process) has not collected it yet."""
+    fields = proc_stat(pid)
+    return fields[19] if len(fields) > 19 and fields[0] != "Z" else None
+
+
+def wait_until(
+    ready: Callable[[], bool], failure: str, *, timeout: float, alive: Callable[[], bool] | None = None
+) -> float:
+    """Poll `ready()` until it holds; the seconds that took. RuntimeError(`failure`) after `timeout`, or at once
+    when `alive()` says the process waited for has exited."""
+    started = time.monotonic()
+    while not ready():
+        if alive and not alive():
+            raise RuntimeError(f"{failure} (it exited)")
+        if time.monotonic() - started > timeout:
+            raise RuntimeError(f"{failure} (after {timeout:.0f} s)")
+        time.sleep(0.1)
+    return time.monotonic() - started
+
+
+def answers(connect: Callable, error: type[Exception]) -> Callable[[], bool]:
+    """A `ready` for wait_until: whether `connect()` succeeds (its connection closed at once) or raises `error`."""
+
+    def ready() -> bool:
+        try:
+            connect().close()
+        except error:
+            return False
+        return True
+
+    return ready
 
 
 @dataclasses.dataclass
@@ -88,13 +129,20 @@ class Process:
 
     def end(self, sig: int = signal.SIGTERM, timeout: float = 30) -> None:
         self.send(sig)
-        deadline = time.monotonic() + timeout
-        while self.alive() and time.monotonic() < deadline:
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, os.WNOHANG)
-            time.sleep(0.05)
-        if self.alive():
+        if not self.gone(timeout):
             self.send(signal.SIGKILL)
+            self.gone(5)
+
+    def gone(self, timeout: float) -> bool:
+        """Whether it exits within `timeout`; then its exit status is collected if it is this process's child."""
+        deadline = time.monotonic() + timeout
+        while self.alive():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, os.WNOHANG)
+        return True
 
 
 def spawn(argv: list[str], log: Path, *, tied: bool) -> Process:
@@ -350,14 +398,12 @@ class Cluster:
         self.save()
 
     def wait_synced(self, node: Node, timeout: float = 180) -> float:
-        started = time.monotonic()
-        while not node.synced():
-            if node.process is None or not node.process.alive():
-                raise RuntimeError(f"cluster: {node.name}'s mariadbd exited; see {node.log}")
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"cluster: {node.name} not Synced after {timeout:.0f} s; see {node.log}")
-            time.sleep(0.2)
-        return time.monotonic() - started
+        return wait_until(
+            node.synced,
+            f"cluster: {node.name} not Synced; see {node.log}",
+            timeout=timeout,
+            alive=lambda: node.process is not None and node.process.alive(),
+        )
 
     def start_proxy(self) -> None:
         self.probe = spawn(
@@ -404,32 +450,29 @@ listen galera
         start before the checks that would mark them down can pass."""
         import urllib.request
 
-        deadline = time.monotonic() + timeout
         for node in self.nodes:
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://127.0.0.1:{node.check_port}/", timeout=2).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline or not self.probe.alive():
-                        raise RuntimeError(
-                            f"cluster: the probe does not pass {node.name}; see {self.root}/probe.log"
-                        ) from None
-                    time.sleep(0.1)
+            wait_until(
+                answers(
+                    lambda url=f"http://127.0.0.1:{node.check_port}/": urllib.request.urlopen(url, timeout=2), OSError
+                ),
+                f"cluster: the probe does not pass {node.name}; see {self.root}/probe.log",
+                timeout=timeout,
+                alive=self.probe.alive,
+            )
 
     def wait_proxy(self, timeout: float = 30) -> None:
         """Until a query through haproxy answers (its first health checks have marked the nodes up)."""
         import MySQLdb
 
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                MySQLdb.connect(host="127.0.0.1", port=self.proxy_port, user="root", connect_timeout=2).close()
-                return
-            except MySQLdb.Error:
-                if time.monotonic() > deadline or not self.proxy.alive():
-                    raise RuntimeError(f"cluster: haproxy does not answer; see {self.root}/haproxy.log") from None
-                time.sleep(0.1)
+        wait_until(
+            answers(
+                lambda: MySQLdb.connect(host="127.0.0.1", port=self.proxy_port, user="root", connect_timeout=2),
+                MySQLdb.Error,
+            ),
+            f"cluster: haproxy does not answer; see {self.root}/haproxy.log",
+            timeout=timeout,
+            alive=self.proxy.alive,
+        )
 
     # Faults and recovery ----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ tables on the three nodes and runs `reconcile_ledger` against each.
     .venv/bin/python scripts/torture.py --seed 7 --duration 35 --clients 12 --worker-kills 2 \\
         --master-kills 1 --db-kills 1 --redis-stops 1                      # the short run of `make test`
     .venv/bin/python scripts/torture.py --cluster --seed 3 --duration 600  # the long run on a cluster
+    .venv/bin/python scripts/torture.py --cluster-dir DIR ...              # on a cluster already running
 """
 
 import argparse
@@ -40,7 +41,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from cluster import Cluster  # noqa: E402
+from cluster import Cluster, answers, find_binary, free_port, proc_stat, process_start_time, wait_until  # noqa: E402
 from torture_checker import Checker, Node  # noqa: E402
 from torture_client import Capabilities, Client, Stats, TransportError, http_call  # noqa: E402
 
@@ -51,44 +52,14 @@ class Interrupted(Exception):
     """SIGTERM: clean up as for Ctrl-C."""
 
 
-def find_binary(name: str, *fallbacks: str) -> str:
-    for candidate in (shutil.which(name), *(f"{d}/{name}" for d in ("/usr/sbin", "/usr/bin", "/usr/local/sbin"))):
-        if candidate and os.access(candidate, os.X_OK):
-            return candidate
-    for fallback in fallbacks:
-        found = shutil.which(fallback) or next(
-            (f"{d}/{fallback}" for d in ("/usr/sbin", "/usr/bin") if os.access(f"{d}/{fallback}", os.X_OK)), None
-        )
-        if found:
-            return found
-    raise SystemExit(f"torture: {name} not found (install MariaDB server and Redis)")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def process_start_time(pid: int) -> str | None:
-    """The start time of a process (field 22 of /proc/PID/stat): tells a PID from its reuse."""
-    try:
-        with open(f"/proc/{pid}/stat") as stat:
-            return stat.read().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def children_of(pid: int) -> list[int]:
+    """The live children of `pid` (a zombie has already exited)."""
     found = []
     for entry in os.listdir("/proc"):
         if entry.isdigit():
-            try:
-                with open(f"/proc/{entry}/stat") as stat:
-                    if int(stat.read().rsplit(")", 1)[1].split()[1]) == pid:
-                        found.append(int(entry))
-            except (OSError, IndexError, ValueError):
-                continue
+            fields = proc_stat(int(entry))
+            if fields and fields[0] != "Z" and fields[1] == str(pid):
+                found.append(int(entry))
     return found
 
 
@@ -132,10 +103,10 @@ class Processes:
             self.kill(pid)
         deadline = time.monotonic() + 10
         while any(self.alive(pid) for pid in self.known) and time.monotonic() < deadline:
-            for pid in self.known:
-                with contextlib.suppress(ChildProcessError):
-                    os.waitpid(pid, os.WNOHANG)
             time.sleep(0.05)
+        for pid in self.known:  # the exit statuses of its children: no zombie outlives the run
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(pid, os.WNOHANG)
 
 
 class MariaDB:
@@ -186,20 +157,17 @@ class MariaDB:
         )
         self.wait_ready()
 
-    def wait_ready(self, timeout=120) -> float:
+    def wait_ready(self, timeout=120) -> None:
         import MySQLdb
 
-        started = time.monotonic()
-        while True:
-            if self.process.poll() is not None:
-                raise RuntimeError(f"mariadbd exited ({self.process.returncode}); see {self.root}/mariadbd.log")
-            try:
-                MySQLdb.connect(unix_socket=str(self.socket), user="root", connect_timeout=2).close()
-                return time.monotonic() - started
-            except MySQLdb.Error:
-                if time.monotonic() - started > timeout:
-                    raise RuntimeError("mariadbd did not answer") from None
-                time.sleep(0.1)
+        wait_until(
+            answers(
+                lambda: MySQLdb.connect(unix_socket=str(self.socket), user="root", connect_timeout=2), MySQLdb.Error
+            ),
+            f"mariadbd does not answer; see {self.root}/mariadbd.log",
+            timeout=timeout,
+            alive=lambda: self.process.poll() is None,
+        )
 
     def kill(self) -> None:
         self.processes.kill(self.process.pid)
@@ -225,8 +193,8 @@ class MariaDB:
 class ClusterDatabase:
     """The torture database on a Galera cluster: the app goes through the proxy, the checker to each node."""
 
-    def __init__(self, root: Path):
-        self.cluster = Cluster.start(root, tied=True)  # tied: the kernel ends it if this harness dies uncleanly
+    def __init__(self, cluster: Cluster):
+        self.cluster = cluster
 
     @property
     def url(self) -> str:
@@ -234,7 +202,9 @@ class ClusterDatabase:
 
     def create_database(self) -> None:
         connection = self.cluster.nodes[0].connect()
-        connection.cursor().execute(f"CREATE DATABASE {DATABASE_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
+        cursor = connection.cursor()
+        cursor.execute(f"DROP DATABASE IF EXISTS {DATABASE_NAME}")  # a running cluster's, from an earlier run
+        cursor.execute(f"CREATE DATABASE {DATABASE_NAME} CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_ci")
         connection.close()
 
     def nodes(self) -> list[Node]:
@@ -288,17 +258,15 @@ class Redis:
         self.wait_ready()
 
     def wait_ready(self, timeout=30) -> None:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
+        def pong() -> bool:
             try:
                 with socket.create_connection(("127.0.0.1", self.port), timeout=1) as sock:
                     sock.sendall(b"PING\r\n")
-                    if sock.recv(16).startswith(b"+PONG"):
-                        return
+                    return sock.recv(16).startswith(b"+PONG")
             except OSError:
-                pass
-            time.sleep(0.05)
-        raise RuntimeError("redis-server did not answer")
+                return False
+
+        wait_until(pong, f"redis-server does not answer; see {self.root}/redis.log", timeout=timeout)
 
     def kill(self) -> None:
         self.processes.kill(self.process.pid)
@@ -338,17 +306,19 @@ class Gunicorn:
         self.wait_ready()
 
     def wait_ready(self, timeout=60) -> None:
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            if self.master.poll() is not None:
-                raise RuntimeError(f"gunicorn exited; see {self.root}/{self.name}.log")
+        def serving() -> bool:
             try:
-                if http_call(self.port, "GET", "/healthz").status == 200 and len(self.worker_pids()) == self.workers:
-                    return
+                healthy = http_call(self.port, "GET", "/healthz").status == 200
             except TransportError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError("gunicorn did not answer")
+                return False
+            return healthy and len(self.worker_pids()) == self.workers
+
+        wait_until(
+            serving,
+            f"gunicorn does not answer; see {self.root}/{self.name}.log",
+            timeout=timeout,
+            alive=lambda: self.master.poll() is None,
+        )
 
     def worker_pids(self) -> list[int]:
         pids = children_of(self.master.pid)
@@ -441,9 +411,15 @@ class Torture:
     def set_up(self) -> dict:
         self.redis = Redis(self.processes, self.root)
         began = time.monotonic()
-        if self.args.cluster:
-            self.database = ClusterDatabase(self.root / "cluster")
-            self.cluster = self.database.cluster
+        if self.args.cluster_dir:
+            self.cluster = Cluster.load(self.args.cluster_dir)
+            # The nodes this run restarts must outlive it: the cluster's owner stops them (by the state file).
+            self.cluster.tied = False
+        elif self.args.cluster:
+            # tied: the kernel ends the cluster if this harness dies uncleanly.
+            self.cluster = Cluster.start(self.root / "cluster", tied=True)
+        if self.cluster:
+            self.database = ClusterDatabase(self.cluster)
         else:
             self.database = MariaDB(self.processes, self.root)
             self.database.install()
@@ -512,13 +488,12 @@ class Torture:
         """Until the survivors have dropped the killed node from their view (evs.suspect_timeout; their
         commits wait until then). A node that came back before that would rejoin a view that still holds
         its old self: it gets in, but only after several more view changes (20 s instead of 2)."""
-        started = time.monotonic()
         survivors = [node for node in self.cluster.nodes if node is not dead]
-        while any(node.wsrep_status().get("cluster_size") != str(len(survivors)) for node in survivors):
-            if time.monotonic() - started > timeout:
-                raise RuntimeError(f"torture: the survivors still count {dead.name} after {timeout:.0f} s")
-            time.sleep(0.1)
-        return time.monotonic() - started
+        return wait_until(
+            lambda: all(node.wsrep_status().get("cluster_size") == str(len(survivors)) for node in survivors),
+            f"torture: the survivors still count {dead.name}",
+            timeout=timeout,
+        )
 
     def pick_gunicorn(self) -> Gunicorn:
         return self.rng.choice(self.gunicorns) if len(self.gunicorns) > 1 else self.gunicorns[0]
@@ -708,7 +683,7 @@ class Torture:
             if gunicorn.master is not None:
                 gunicorn.worker_pids()  # workers it started since they were last listed: ended with it
         self.processes.kill_all()
-        if self.cluster is not None:
+        if self.cluster is not None and not self.args.cluster_dir:
             self.cluster.stop()
         if self.args.keep:
             print(f"torture: kept {self.root}", flush=True)
@@ -771,6 +746,12 @@ def main(argv=None) -> int:
     parser.add_argument("--staff", type=int, default=4, help="Merchant staff users the clients share.")
     parser.add_argument("--cluster", action="store_true", help="On a 3-node Galera cluster (scripts/cluster.py).")
     parser.add_argument(
+        "--cluster-dir",
+        type=Path,
+        help="On the running cluster that scripts/cluster.py started in this directory (implies --cluster), "
+        "left running; its database backpack_torture is made anew.",
+    )
+    parser.add_argument(
         "--workers", type=int, help="Workers per gunicorn. Default: 4, or 2 for each of the cluster's 3."
     )
     parser.add_argument("--worker-kills", type=int, help="Default: 4 a minute, at least 1.")
@@ -783,6 +764,7 @@ def main(argv=None) -> int:
     parser.add_argument("--keep", action="store_true", help="Keep the temporary directory (logs, data).")
     args = parser.parse_args(argv)
     minutes = args.duration / 60
+    args.cluster = args.cluster or args.cluster_dir is not None
     if args.cluster and args.db_kills:
         parser.error("--db-kills stops the single MariaDB; on a cluster, --node-kills")
     if args.workers is None:
