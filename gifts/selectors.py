@@ -34,12 +34,10 @@ GIFT_FIELDS = {
 }
 
 # Business types of other apps' entries, as the market writes them (market.models, market.services): a
-# purchase and a buy order's fill (their parties are the market's trade, ledger.selectors.entry_parties); a
-# listing's hold, and its release when it closes; a buy order's hold, and its release.
-PURCHASE_BUSINESS_TYPE = "market_purchase"
+# listing's hold, and its release when it closes; a buy order's hold, and its release. Which entries are trades
+# (purchases, fills) the market says itself (ledger.selectors.entry_parties).
 LISTING_HOLD_BUSINESS_TYPE = "market_listing"
 BUY_ORDER_HOLD_BUSINESS_TYPE = "market_buy_order"
-FILL_BUSINESS_TYPE = "market_fill"
 OWN_KINDS = {"adjustment": "adjustment", "migration": "migration"}
 FEED_ITEM_EVENTS = (
     ItemEventType.GRANTED,
@@ -164,14 +162,12 @@ def _rows(taken: list[tuple[str, dict]], user_id: int) -> list[dict]:
     business id or meta, which grants could once write (issue 20); a leg with no such row shows as the grant
     or spend it is. A gift's message is shown only to its sender and its recipient.
     """
-    exchanges: dict[str, list[int]] = {PURCHASE_BUSINESS_TYPE: [], FILL_BUSINESS_TYPE: []}
+    entries_by_type: dict[str, list[int]] = {}
     for name, row in taken:
-        if name == "leg" and row["business_type"] in exchanges:
-            exchanges[row["business_type"]].append(row["entry_id"])
-    trades = entry_parties(entry_ids_by_type=exchanges)
-    gift_entries = [
-        row["entry_id"] for name, row in taken if name == "leg" and row["business_type"] == GIFT_BUSINESS_TYPE
-    ]
+        if name == "leg":
+            entries_by_type.setdefault(row["business_type"], []).append(row["entry_id"])
+    trades = entry_parties(entry_ids_by_type=entries_by_type)
+    gift_entries = entries_by_type.get(GIFT_BUSINESS_TYPE, [])
     item_gifts = {gift_id for name, row in taken if name != "leg" and (gift_id := _item_gift_id(row)) is not None}
     gifts = _gifts_of(user_id, gift_entries, item_gifts) if gift_entries or item_gifts else []
     gift_of_entry = {gift["entry_id"]: gift for gift in gifts if gift["entry_id"] is not None}
@@ -214,7 +210,7 @@ def _item_gift_id(event: dict) -> int | None:
 
 
 def _leg_row(leg: dict, user_id: int, *, gift: dict | None, trade: EntryParties | None) -> dict:
-    kind, counterparty = _leg_kind(leg, user_id), None
+    kind, counterparty = _leg_kind(leg), None
     if gift is not None:
         sent = gift["sender_id"] == user_id
         kind, counterparty = ("gift_sent", gift["recipient_name"]) if sent else ("gift_received", gift["sender_name"])
@@ -236,7 +232,7 @@ def _leg_row(leg: dict, user_id: int, *, gift: dict | None, trade: EntryParties 
     }
 
 
-def _leg_kind(leg: dict, user_id: int) -> str:
+def _leg_kind(leg: dict) -> str:
     """The kind of a leg that is no gift or trade of the user's: by its business type, as its owner posts it."""
     business_type = leg["business_type"]
     if business_type == BUY_ORDER_HOLD_BUSINESS_TYPE:
