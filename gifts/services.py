@@ -112,7 +112,8 @@ def gift_send(
             meta={"gift_id": gift.pk},
             actor_id=actor.pk,
         )
-        Gift.objects.filter(pk=gift.pk).update(entry=result.entry)
+        gift.entry = result.entry
+        gift.save(update_fields=["entry"])
         what = {"asset_code": asset_code, "amount": amount, "entry_id": result.entry.pk}
     data = {"gift_id": gift.pk, "sender_id": actor.pk, "recipient_id": recipient.pk, **what, "message": message}
     events_record(events=[Event(EventType.GIFT_SENT, data), Event(EventType.GIFT_RECEIVED, data)])

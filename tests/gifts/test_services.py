@@ -72,6 +72,7 @@ def test_assets_move_in_one_balanced_entry(sender, recipient, available):
     assert (available(sender, "red_shard"), available(recipient, "red_shard")) == (70, 30)
     entry = JournalEntry.objects.get(business_type="gift")
     assert (entry.business_id, entry.meta, entry.actor_id) == (f"{sender.pk}:k1", {"gift_id": gift.pk}, sender.pk)
+    assert (gift.entry_id, Gift.objects.get(pk=gift.pk).entry_id) == (entry.pk, entry.pk)  # the feed's link
     assert sorted(entry.legs.values_list("delta_available", flat=True)) == [-30, 30]
     assert ledger_discrepancies() == []
 
