@@ -174,7 +174,8 @@ def _fulfil(
         logger.info("redemption order %s: fulfil retried by staff %s, original answer", order.order_id, staff_user_id)
         return retried
     merchant = _redeemable_at(order, merchants, restricted_to=order.restricted_to)
-    # The item's transition reads it (locked) once: its face value comes from there.
+    # The item's transition reads it (locked) once: its face value comes from there, kept on the order as what
+    # the merchant settles on (None for an old item whose `meta.value` breaks the rule: settled without a value).
     item = item_mark_used(item_id=order.item_instance_id, locked_by=order.lock_holder, actor_id=staff_user_id)
     now = timezone.now()
     updated = RedemptionOrder.objects.filter(pk=order.pk, status=OrderStatus.PENDING).update(
@@ -183,7 +184,7 @@ def _fulfil(
         fulfilled_at=now,
         redeemer_id=staff_user_id,
         merchant=merchant,
-        face_value=_face_value(item),
+        face_value=face_value(item.meta),
         updated_at=now,
     )
     if updated == 0:  # cannot happen under the row lock; refuse rather than use the item twice
@@ -197,12 +198,6 @@ def _fulfil(
     )
     logger.info("redemption order %s fulfilled at %s by staff %s", order.order_id, merchant.code, staff_user_id)
     return Verification(order=order, item=item, merchant=merchant)
-
-
-def _face_value(item: "ItemInstance") -> int | None:
-    """The item's face value (core.money.face_value), kept on the fulfilled order: what the merchant settles on.
-    None for an old item whose `meta.value` breaks the rule: it is redeemed, and settled as without a value."""
-    return face_value(item.meta)
 
 
 def _fulfil_retried(order: RedemptionOrder, *, merchants: list[Merchant], staff_user_id: int) -> Verification | None:
