@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from core.money import face_value_error
+from items.services import item_meta_error
 from legacy_inventory.models import LegacyInventory, Outcome, Track
 
 MATERIAL_MARKERS = ("碎片", "水晶", "材料")
@@ -55,7 +55,8 @@ def plan_row(row: LegacyInventory, asset_codes: dict[str, str]) -> Plan:
         return Plan(Outcome.FAILED, Track.NONE, f"unknown item type {row.type!r}")
     if row.status not in ITEM_STATUS:
         return Plan(Outcome.FAILED, Track.NONE, f"unknown status {row.status!r}")
-    if row.value is not None and (error := face_value_error(row.value)):
+    # The import's own rule (items_import refuses a batch with such a row): reported here, the row left behind.
+    if error := item_meta_error(item_meta(row)):
         return Plan(Outcome.FAILED, Track.NONE, f"value {row.value}: {error}")
     reason = "pending code voided" if row.status == "pending" and has_code(row) else ""
     history = row.status == "used" and has_code(row)
