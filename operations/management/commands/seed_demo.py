@@ -69,7 +69,8 @@ DEMO_BIDS = [
     ("dave", "green_shard", 10, 6),
 ]
 HISTORY_DAYS = 30
-HISTORY_MARKER = "seed-history-1-red"  # the key of the history's first purchase: made once
+# The key of the history's last purchase (day 1): made in the one transaction with all the rest.
+HISTORY_MARKER = "seed-history-1-red"
 
 
 @contextlib.contextmanager
