@@ -14,8 +14,8 @@ from items.models import ItemInstance
 from items.services import ImportedItem, item_lock, item_unlock, items_expire, items_import, items_remove_imported
 from ledger.models import AssetType
 from market.services import listing_create, listing_purchase
-from redemption.services import merchant_staff_add, order_cancel, order_create, order_fulfil
-from tests.factories import MerchantFactory, StaffFactory
+from redemption.services import order_cancel, order_create, order_fulfil
+from tests.factories import MerchantFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -113,13 +113,10 @@ def test_an_edit_of_the_asset_catalog_changes_the_etag(api, user, grant):
 
 
 @pytest.fixture
-def redeemable(give_item):
+def redeemable(give_item, staff_for):
     def redeemable(user):
         """An item of the user's and a merchant's staff member who may redeem it."""
-        merchant = MerchantFactory()
-        staff = StaffFactory()
-        merchant_staff_add(merchant_id=merchant.pk, user_id=staff.pk)
-        return give_item(user), staff
+        return give_item(user), staff_for(MerchantFactory())
 
     return redeemable
 
