@@ -1,6 +1,8 @@
+import importlib
 from datetime import timedelta
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.errors import Forbidden
@@ -75,6 +77,27 @@ def test_assets_move_in_one_balanced_entry(sender, recipient, available):
     assert (gift.entry_id, Gift.objects.get(pk=gift.pk).entry_id) == (entry.pk, entry.pk)  # the feed's link
     assert sorted(entry.legs.values_list("delta_available", flat=True)) == [-30, 30]
     assert ledger_discrepancies() == []
+
+
+def test_the_database_links_an_entry_to_one_gift_at_most(sender, recipient):
+    first = send(sender, recipient, key="1", asset_code="red_shard", amount=1).gift
+    second = send(sender, recipient, key="2", asset_code="red_shard", amount=1).gift
+
+    with pytest.raises(IntegrityError), transaction.atomic():
+        Gift.objects.filter(pk=second.pk).update(entry_id=first.entry_id)
+
+
+def test_the_migration_links_the_gifts_made_before_it_to_their_entries(sender, recipient, give_item):
+    from django.apps import apps
+
+    migration = importlib.import_module("gifts.migrations.0002_gift_entry")
+    amount = send(sender, recipient, key="1", asset_code="red_shard", amount=1).gift
+    item = send(sender, recipient, key="2", item_instance_id=give_item(sender).pk).gift
+    Gift.objects.update(entry=None)
+
+    migration.link_entries(apps, None)
+
+    assert dict(Gift.objects.values_list("pk", "entry_id")) == {amount.pk: amount.entry_id, item.pk: None}
 
 
 def test_both_sides_get_their_event(sender, recipient):
