@@ -8,7 +8,6 @@ from items.services.expiry import (
     items_expire,
 )
 from items.services.grants import (
-    GRANT_FIELDS,
     ImportedItem,
     item_grant,
     item_meta_error,
@@ -19,7 +18,6 @@ from items.services.transitions import item_gift, item_lock, item_mark_used, ite
 
 __all__ = [
     "EXPIRING_SOON",
-    "GRANT_FIELDS",
     "ImportedItem",
     "holder_expiry_register",
     "item_expire",
