@@ -285,7 +285,7 @@ def listing_expire_for_item(reference: str) -> bool:
     """The listing named by an expired item's lock ("market:<listing id>") ends as expired and unlocks the item,
     in the caller's transaction (the items sweep's; items.services.holder_expiry_register). False when no
     listing on sale holds that lock any more."""
-    listing = listing_lock(listing_id=int(reference)) if reference.isdigit() else None
+    listing = listing_lock(listing_id=int(reference)) if reference.isascii() and reference.isdigit() else None
     if listing is None or listing.status != ListingStatus.ON_SALE:
         return False
     _close(listing, ListingStatus.EXPIRED, actor_id=None)
